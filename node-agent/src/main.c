@@ -1,0 +1,2 @@
+#include "error.h"
+int main(void){return 0;}
