@@ -67,6 +67,8 @@ typedef struct sk_process {
   size_t n_rlimits;
   bool has_oom_score_adj;
   int oom_score_adj;
+  bool has_umask;
+  mode_t umask;
 } sk_process_t;
 
 typedef struct sk_overlay {
@@ -84,6 +86,7 @@ typedef struct sk_config {
   char *root_path;             /* absolute (relative root.path resolved against the bundle) */
   bool root_readonly;
   char *hostname;              /* NULL = keep */
+  char *domainname;            /* NULL = keep */
   sk_mount_t *mounts;
   size_t n_mounts;
   sk_namespace_t namespaces[SK_MAX_NAMESPACES];

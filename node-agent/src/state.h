@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include "error.h"
 #include "resources.h"
@@ -52,6 +53,12 @@ int state_remove(const sk_state_t *st, sk_error_t *err);
 const char *state_status_name(sk_status_t s);
 /* Frees the annotations (the struct itself is the caller's). */
 void state_free(sk_state_t *st);
+/* Prints the runtime-spec state object (ociVersion, id, status, pid, bundle, annotations,
+ * created) without a trailing newline. */
+void state_print_json(FILE *f, const sk_state_t *st);
+/* Takes an exclusive flock on the state directory (released when the fd is closed) so that
+ * start/kill/delete of one container do not interleave. */
+int state_lock(const sk_state_t *st, sk_error_t *err);
 /* Start time (field 22 of /proc/<pid>/stat); < 0 if the process is gone. *zombie set if it is one. */
 int state_proc_start_time(pid_t pid, unsigned long long *start_time, bool *zombie);
 
