@@ -1,0 +1,111 @@
+// Generated from schemas/Config.json by scripts/generate-types.mjs — do not edit.
+// Change the schema and run `npm run generate -w api-schemas`.
+
+/**
+ * The daemon's configuration file, sandkasten.yaml. Every key is optional; absent keys take their defaults.
+ */
+export interface SandkastenConfig {
+  /**
+   * host:port the API listens on. Port 0 picks a free port.
+   */
+  listen?: string;
+  /**
+   * Bearer token every request must carry. Empty: no authentication, which the daemon allows only on a loopback address.
+   */
+  api_key?: string;
+  /**
+   * Where the database, images, layers, sessions and workspaces live.
+   */
+  data_dir?: string;
+  /**
+   * Image a Session gets when spec.image is absent.
+   */
+  default_image?: string;
+  /**
+   * Images sessions may use. Empty: all.
+   */
+  allowed_images?: string[];
+  /**
+   * Idle TTL of a session that sets none.
+   */
+  session_ttl_seconds?: number;
+  defaults?: ConfigDefaults;
+  workspace?: ConfigWorkspace;
+  security?: ConfigSecurity;
+  pool?: ConfigPool;
+  dashboard?: ConfigDashboard;
+  gitops?: ConfigGitops;
+  /**
+   * Registries (host[:port]) reached over plain HTTP or without TLS verification.
+   */
+  insecure_registries?: string[];
+  log_level?: "debug" | "info" | "warn" | "error";
+  /**
+   * Largest request body the API accepts.
+   */
+  max_body_bytes?: number;
+}
+/**
+ * Limits of a session that sets none.
+ */
+export interface ConfigDefaults {
+  /**
+   * CPUs.
+   */
+  cpu_limit?: number;
+  /**
+   * Memory in MiB.
+   */
+  mem_limit_mb?: number;
+  pids_limit?: number;
+  /**
+   * Longest timeout an exec may ask for.
+   */
+  max_exec_timeout_ms?: number;
+  network_mode?: "none" | "bridge" | "host";
+}
+export interface ConfigWorkspace {
+  enabled?: boolean;
+  /**
+   * Whether a session created through /v1 without workspace_id gets a persistent workspace.
+   */
+  persist_by_default?: boolean;
+}
+export interface ConfigSecurity {
+  /**
+   * Seccomp filter of sessions with securityProfile.seccomp "default": off, mvp (blocks dangerous syscalls) or strict.
+   */
+  seccomp?: "off" | "mvp" | "strict";
+}
+/**
+ * Warm pool: sandboxes started ahead of demand.
+ */
+export interface ConfigPool {
+  enabled?: boolean;
+  /**
+   * Image name → number of warm sandboxes.
+   */
+  images?: {
+    [k: string]: number;
+  };
+}
+export interface ConfigDashboard {
+  enabled?: boolean;
+}
+/**
+ * Applies the manifests in a directory and keeps them applied.
+ */
+export interface ConfigGitops {
+  /**
+   * Directory of manifests. Empty: GitOps off.
+   */
+  path?: string;
+  /**
+   * Delete objects that were applied from the directory and are no longer in it.
+   */
+  prune?: boolean;
+  /**
+   * Full re-sync period, on top of file-change notifications.
+   */
+  interval_seconds?: number;
+}

@@ -1,0 +1,121 @@
+// The resource table: everything the API server, discovery and the CLI need to know about each
+// kind, in one place (names, scope, verbs, subresources, table columns).
+import type { KindName } from './types.js';
+
+export interface PrinterColumn {
+  name: string;
+  /** OpenAPI type of the cell: string, integer, number, boolean or date (rendered as an age). */
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  /** JSONPath into the object, e.g. ".status.phase". */
+  jsonPath: string;
+  description?: string;
+  /** 0: always shown; 1: only with -o wide. */
+  priority?: number;
+}
+
+export interface ResourceInfo {
+  group: 'sandkasten.dev';
+  version: 'v1';
+  kind: KindName;
+  listKind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  verbs: string[];
+  categories?: string[];
+  subresources: string[];
+  printerColumns: PrinterColumn[];
+}
+
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export const resources: readonly ResourceInfo[] = [
+  {
+    group: 'sandkasten.dev',
+    version: 'v1',
+    kind: 'Session',
+    listKind: 'SessionList',
+    plural: 'sessions',
+    singular: 'session',
+    namespaced: true,
+    shortNames: ['ses', 'sess'],
+    verbs: VERBS,
+    categories: ['sandkasten'],
+    subresources: ['status'],
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Lifecycle phase of the session' },
+      { name: 'Image', type: 'string', jsonPath: '.spec.image', description: 'Image the root filesystem is made from' },
+      AGE,
+      { name: 'Network', type: 'string', jsonPath: '.spec.network.mode', priority: 1 },
+      { name: 'Expires', type: 'date', jsonPath: '.status.expireTime', description: 'When the session expires without activity', priority: 1 },
+      { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
+    ],
+  },
+  {
+    group: 'sandkasten.dev',
+    version: 'v1',
+    kind: 'Workspace',
+    listKind: 'WorkspaceList',
+    plural: 'workspaces',
+    singular: 'workspace',
+    namespaced: true,
+    shortNames: ['ws'],
+    verbs: VERBS,
+    categories: ['sandkasten'],
+    subresources: ['status'],
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes', description: 'Bytes used' },
+      AGE,
+      { name: 'Reclaim', type: 'string', jsonPath: '.spec.reclaimPolicy', priority: 1 },
+    ],
+  },
+  {
+    group: 'sandkasten.dev',
+    version: 'v1',
+    kind: 'Image',
+    listKind: 'ImageList',
+    plural: 'images',
+    singular: 'image',
+    namespaced: false,
+    shortNames: ['img'],
+    verbs: VERBS,
+    categories: ['sandkasten'],
+    subresources: ['status'],
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Source', type: 'string', jsonPath: '.spec.source' },
+      { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes', description: 'Unpacked size in bytes' },
+      AGE,
+      { name: 'Digest', type: 'string', jsonPath: '.status.digest', priority: 1 },
+    ],
+  },
+];
+
+/** The resource with this plural ("sessions"), exactly. */
+export function findResourceByPlural(plural: string): ResourceInfo | undefined {
+  return resources.find((r) => r.plural === plural);
+}
+
+/** The resource of this kind ("Session"), exactly. */
+export function findResourceByKind(kind: string): ResourceInfo | undefined {
+  return resources.find((r) => r.kind === kind);
+}
+
+/**
+ * What a user typed, as kubectl resolves it: plural, singular, short name or kind, any case,
+ * optionally qualified with the group ("sessions.sandkasten.dev").
+ */
+export function resolveResourceName(name: string): ResourceInfo | undefined {
+  let n = name.trim().toLowerCase();
+  const dot = n.indexOf('.');
+  if (dot >= 0) {
+    const group = n.slice(dot + 1);
+    if (group !== 'sandkasten.dev' && group !== 'v1.sandkasten.dev') return undefined;
+    n = n.slice(0, dot);
+  }
+  if (n === '') return undefined;
+  return resources.find((r) => r.plural === n || r.singular === n || r.kind.toLowerCase() === n || r.shortNames.includes(n));
+}
