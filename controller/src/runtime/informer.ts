@@ -2,6 +2,9 @@
 // the list's resourceVersion. A broken watch resumes from the last resourceVersion it saw (with
 // backoff); only a 410 Gone — the version was compacted away — costs a full re-list, whose diff
 // against the cache is delivered as add/update/delete so handlers miss nothing.
+//
+// Cached objects are deep-frozen and shared with every handler and reconciler: copy
+// (structuredClone) before changing one.
 
 import { errorMessage, isGoneError } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
@@ -201,7 +204,7 @@ export class Informer {
   /** Applies a full list: the diff against the cache becomes add/update/delete notifications. */
   #replace(items: RuntimeObject[], resourceVersion: string): void {
     const fresh = new Map<string, RuntimeObject>();
-    for (const obj of items) fresh.set(objectKey(obj), obj);
+    for (const obj of items) fresh.set(objectKey(obj), deepFreeze(obj));
     for (const [key, old] of this.#cache) {
       if (fresh.has(key)) continue;
       this.#cache.delete(key);
@@ -229,6 +232,7 @@ export class Informer {
         break;
       case 'ADDED':
       case 'MODIFIED': {
+        deepFreeze(event.object);
         const key = objectKey(event.object);
         const old = this.#cache.get(key);
         this.#cache.set(key, event.object);
@@ -237,6 +241,7 @@ export class Informer {
         break;
       }
       case 'DELETED': {
+        deepFreeze(event.object);
         const key = objectKey(event.object);
         this.#cache.delete(key);
         this.#notify('onDelete', event.object);
@@ -279,4 +284,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/** Freezes `value` and everything reachable from it; already-frozen subtrees are skipped. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+  return value;
 }

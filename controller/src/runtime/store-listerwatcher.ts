@@ -1,8 +1,8 @@
 // A ListerWatcher over the in-process Store: for controllers living in the API server's process
-// and for tests. Objects are deep-copied so a reconciler mutating its cached copy cannot touch
-// the store's.
+// and for tests. The store hands out shared, deep-frozen objects; they go into the informer's
+// cache as they are — no copy — which is safe precisely because they are frozen.
 
-import { ExpiredError, type Store, type StoreEvent, type StoredObject } from '../store/types.js';
+import { ExpiredError, type Store, type StoreEvent } from '../store/types.js';
 import { Channel } from './channel.js';
 import { GoneError } from './errors.js';
 import type { ListerWatcher, ListResult, RuntimeObject, WatchEvent } from './types.js';
@@ -19,7 +19,7 @@ export function storeListerWatcher(store: Store, resource: string, options: Stor
 
     async list(): Promise<ListResult> {
       const { items, resourceVersion } = store.list(resource, namespace);
-      return { items: items.map(copy), resourceVersion: String(resourceVersion) };
+      return { items: items as RuntimeObject[], resourceVersion: String(resourceVersion) };
     },
 
     async *watch(resourceVersion: string, signal: AbortSignal): AsyncIterable<WatchEvent> {
@@ -30,7 +30,7 @@ export function storeListerWatcher(store: Store, resource: string, options: Stor
       let watch;
       try {
         const opts = namespace === undefined ? { resource, sinceResourceVersion: since } : { resource, namespace, sinceResourceVersion: since };
-        watch = store.watch(opts, (e: StoreEvent) => channel.push({ type: e.type, object: copy(e.object) }));
+        watch = store.watch(opts, (e: StoreEvent) => channel.push({ type: e.type, object: e.object as RuntimeObject }));
       } catch (err) {
         if (err instanceof ExpiredError || (err instanceof Error && err.name === 'ExpiredError')) throw new GoneError(err.message);
         throw err;
@@ -45,8 +45,4 @@ export function storeListerWatcher(store: Store, resource: string, options: Stor
       }
     },
   };
-}
-
-function copy(obj: StoredObject): RuntimeObject {
-  return structuredClone(obj) as RuntimeObject;
 }
