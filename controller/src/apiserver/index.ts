@@ -1,0 +1,16 @@
+// The API server: sandkasten.dev/v1 resources over a Store, as stock Kubernetes clients expect.
+
+export { createApiServer, DEFAULT_MAX_BODY_BYTES } from './server.js';
+export type { ApiServer, ApiServerConfig, ApiServerOptions } from './server.js';
+export { ApiError, errors, errorMiddleware } from './errors.js';
+export type { Status, StatusCause, StatusDetails } from './errors.js';
+export { createLogger, silentLogger, isLogLevel } from './logger.js';
+export type { Logger, LogLevel } from './logger.js';
+export { bearerAuth, isLoopbackHost, parseListen } from './auth.js';
+export { parseLabelSelector, matchesLabels, parseFieldSelector, matchesFields } from './selectors.js';
+export type { Selector, Requirement, FieldRequirement } from './selectors.js';
+export { mergePatch, applyMerge, applyJsonPatch, deepEqual } from './merge.js';
+export { LAST_APPLIED, nowRfc3339 } from './registry.js';
+export { GROUP, VERSION, GROUP_VERSION, defaultResourceTable, schemaValidator } from './resources.js';
+export type { ResourceDef, ResourceTable, Validator } from './resources.js';
+export type { WatchLimits } from './watch.js';

@@ -1,0 +1,123 @@
+// The API server's view of the resource table: what it serves under /apis/sandkasten.dev/v1 and
+// how it validates objects. Built once from @sandkasten/api-schemas (the single source of truth).
+
+export const GROUP = 'sandkasten.dev';
+export const VERSION = 'v1';
+export const GROUP_VERSION = `${GROUP}/${VERSION}`;
+
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
+}
+
+export interface ResourceDef {
+  group: string;
+  version: string;
+  plural: string;
+  singular: string;
+  kind: string;
+  listKind: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  printerColumns: PrinterColumn[];
+  /** Does the kind have a status subresource (written only through /status)? */
+  hasStatus: boolean;
+  /** The kind's JSON Schema (draft-07, $refs resolvable through `schemaRefs`), for OpenAPI. */
+  schema?: Record<string, unknown>;
+}
+
+export interface FieldCause {
+  reason: string;
+  message: string;
+  field: string;
+}
+
+/** Validation as the API server needs it; implemented over api-schemas' validators. */
+export interface Validator {
+  /** Schema validation: causes for bad values, paths of fields the schema does not know. */
+  validateObject(kind: string, obj: unknown): { causes: FieldCause[]; unknownFields: string[] };
+  /** Metadata rules beyond validateObject's (finalizer names): causes with paths. */
+  validateMeta(def: ResourceDef, meta: Record<string, unknown>): FieldCause[];
+  /** A copy of obj with schema defaults filled in. */
+  applyDefaults(kind: string, obj: unknown): unknown;
+  /** A copy of obj without the fields its schema does not know. */
+  pruneUnknownFields(kind: string, obj: unknown): unknown;
+}
+
+export interface ResourceTable {
+  defs: ResourceDef[];
+  byPlural(plural: string): ResourceDef | undefined;
+  /** Extra schemas the kinds' $refs point to (file name → schema), for OpenAPI. */
+  schemaRefs: Record<string, Record<string, unknown>>;
+}
+
+export function makeTable(defs: ResourceDef[], schemaRefs: Record<string, Record<string, unknown>> = {}): ResourceTable {
+  const map = new Map(defs.map((d) => [d.plural, d]));
+  return { defs, byPlural: (p) => map.get(p), schemaRefs };
+}
+
+import {
+  applyDefaults as schemaDefaults,
+  getSchema,
+  pruneUnknownFields as schemaPrune,
+  resources as schemaResources,
+  schemasById,
+  validateObject as schemaValidate,
+  type KindName,
+} from '@sandkasten/api-schemas';
+import { labelKeyError } from './selectors.js';
+
+/** The table of sandkasten.dev/v1 as @sandkasten/api-schemas declares it. */
+export function defaultResourceTable(): ResourceTable {
+  const refs: Record<string, Record<string, unknown>> = {};
+  for (const [id, schema] of schemasById) refs[id.replace(/^.*\//, '')] = schema;
+  return makeTable(
+    schemaResources.map((r) => ({
+      group: r.group,
+      version: r.version,
+      plural: r.plural,
+      singular: r.singular,
+      kind: r.kind,
+      listKind: r.listKind,
+      namespaced: r.namespaced,
+      shortNames: [...r.shortNames],
+      categories: [...(r.categories ?? [])],
+      printerColumns: r.printerColumns.map((c) => ({ ...c })),
+      hasStatus: r.subresources.includes('status'),
+      schema: getSchema(r.kind),
+    })),
+    refs,
+  );
+}
+
+/** Finalizer names are qualified names, as in Kubernetes. */
+function finalizerCauses(meta: Record<string, unknown>): FieldCause[] {
+  const f = meta.finalizers;
+  if (f === undefined) return [];
+  if (!Array.isArray(f)) return [{ reason: 'FieldValueTypeInvalid', message: 'Invalid value: must be a list of strings', field: 'metadata.finalizers' }];
+  const out: FieldCause[] = [];
+  const seen = new Set<string>();
+  f.forEach((x, i) => {
+    const field = `metadata.finalizers[${i}]`;
+    if (typeof x !== 'string') out.push({ reason: 'FieldValueTypeInvalid', message: 'Invalid value: must be a string', field });
+    else {
+      const err = labelKeyError(x);
+      if (err) out.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(x)}: ${err}`, field });
+      if (seen.has(x)) out.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(x)}`, field });
+      seen.add(x);
+    }
+  });
+  return out;
+}
+
+export const schemaValidator: Validator = {
+  validateObject: (kind, obj) => schemaValidate(kind, obj),
+  validateMeta: (_def, meta) => finalizerCauses(meta),
+  applyDefaults: (kind, obj) => schemaDefaults(kind as KindName, obj),
+  pruneUnknownFields: (kind, obj) => schemaPrune(kind as KindName, obj),
+};
