@@ -44,6 +44,8 @@ function buildAjv(): Ajv {
   addFormatsModule.default(ajv, ['date-time']);
   ajv.addKeyword({ keyword: 'x-format-description', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'x-kubernetes-list-type', schemaType: 'string' });
+  // The TS type of a field when it differs from its wire form (a timestamp may arrive as null).
+  ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys', type: 'array', schemaType: 'array', errors: true, validate: listMapKeys });
   for (const s of schemasById.values()) ajv.addSchema(s);
   return ajv;
@@ -253,8 +255,10 @@ export function validateAgainst(name: SchemaName, obj: unknown): ValidationResul
       causes.push(cause);
     }
   }
+  // An empty required string fails minLength and pattern alike; "Required value" says it all.
+  const required = new Set(causes.filter((c) => c.reason === 'FieldValueRequired').map((c) => c.field));
   const unknownFields = [...new Set(unknownPointers.map((p) => toFieldPath(p, root, obj)))];
-  return { causes, unknownFields };
+  return { causes: causes.filter((c) => c.reason === 'FieldValueRequired' || !required.has(c.field)), unknownFields };
 }
 
 // ---------- rules beyond the schemas ----------

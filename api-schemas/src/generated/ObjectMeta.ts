@@ -30,7 +30,7 @@ export interface ObjectMeta {
    */
   generation?: number;
   /**
-   * RFC 3339 time the object was created; set by the server.
+   * RFC 3339 time the object was created; set by the server. null (as kubectl writes it) means unset.
    */
   creationTimestamp?: string;
   /**
