@@ -1,0 +1,85 @@
+// The daemon's wiring, apart from its command line: data directory, store, compactor, API server.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createApiServer, isLoopbackHost, parseListen, type ApiServer, type Logger } from '../apiserver/index.js';
+import type { ResolvedConfig } from '../config/index.js';
+import { openSqliteStore, startCompactor, type Store } from '../store/index.js';
+
+export interface Daemon {
+  api: ApiServer;
+  store: Store;
+  url: string;
+  /** Ends watches, stops listening, stops the compactor, closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** History the compactor always keeps: watches can resume across this much. */
+export const COMPACT_KEEP_EVENTS = 1000;
+export const COMPACT_KEEP_MS = 5 * 60 * 1000;
+const COMPACT_INTERVAL_MS = 60 * 1000;
+
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string): Promise<Daemon> {
+  let host: string;
+  try {
+    host = parseListen(config.listen).host;
+  } catch (e) {
+    throw new StartupError(`listen: ${(e as Error).message}`, 2);
+  }
+  if (!config.api_key && !isLoopbackHost(host)) {
+    throw new StartupError(
+      `refusing to listen on ${config.listen} without an api_key: set api_key (or SANDKASTEN_API_KEY), or listen on a loopback address such as 127.0.0.1`,
+      2,
+    );
+  }
+  try {
+    mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new StartupError(`data_dir ${config.data_dir}: cannot create: ${(e as Error).message}`, 1);
+  }
+  const dbPath = join(config.data_dir, 'sandkasten.db');
+  let store: Store;
+  try {
+    store = openSqliteStore(dbPath);
+  } catch (e) {
+    throw new StartupError(`cannot open ${dbPath}: ${(e as Error).message}`, 1);
+  }
+  const stopCompactor = startCompactor(store, COMPACT_INTERVAL_MS, {
+    minEvents: COMPACT_KEEP_EVENTS,
+    minAgeMs: COMPACT_KEEP_MS,
+    onError: (e) => logger.error(`store compaction failed: ${String(e)}`),
+  });
+  const api = createApiServer({ store, config, logger, version });
+  let url: string;
+  try {
+    url = (await api.listen(config.listen)).url;
+  } catch (e) {
+    stopCompactor();
+    store.close();
+    throw new StartupError(`cannot listen on ${config.listen}: ${(e as Error).message}`, 1);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    api,
+    store,
+    url,
+    close() {
+      closing ??= (async () => {
+        await api.close();
+        stopCompactor();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}

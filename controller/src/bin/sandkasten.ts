@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// sandkasten — the daemon: `sandkasten --config sandkasten.yaml`.
+
+import { readFileSync } from 'node:fs';
+import { createLogger, isLogLevel } from '../apiserver/index.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { startDaemon, StartupError } from './daemon.js';
+
+const usage = `Usage: sandkasten [--config FILE] [--log-level debug|info|warn|error]
+
+The Sandkasten daemon: serves the sandkasten.dev/v1 API (Sessions, Workspaces, Images) and
+keeps the host converged to it.
+
+Options:
+  -c, --config FILE    YAML configuration (listen, api_key, data_dir, ...). Without it, defaults.
+      --log-level L    Overrides log_level.
+  -h, --help           Shows this help.
+  -v, --version        Prints the version.
+
+Every configuration key can be overridden by an environment variable: SANDKASTEN_LISTEN,
+SANDKASTEN_API_KEY, SANDKASTEN_DATA_DIR, SANDKASTEN_DEFAULTS_MEM_LIMIT_MB, ...
+`;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`sandkasten: ${message}\n`);
+  process.exit(code);
+}
+
+interface Args {
+  config?: string;
+  logLevel?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) fail(`${flag} needs a value\n\n${usage}`, 2);
+      return v;
+    };
+    switch (flag) {
+      case '-h':
+      case '--help':
+        process.stdout.write(usage);
+        process.exit(0);
+      // falls through (exit does not return)
+      case '-v':
+      case '--version':
+        process.stdout.write(`sandkasten ${version()}\n`);
+        process.exit(0);
+      // falls through
+      case '-c':
+      case '--config':
+        args.config = value();
+        break;
+      case '--log-level':
+        args.logLevel = value();
+        break;
+      default:
+        fail(`unknown argument ${JSON.stringify(a)}\n\n${usage}`, 2);
+    }
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  let config;
+  try {
+    config = loadConfig(args.config);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message, 2);
+    throw e;
+  }
+  const level = args.logLevel ?? config.log_level;
+  if (!isLogLevel(level)) fail(`--log-level: must be one of debug, info, warn, error`, 2);
+  const logger = createLogger(level);
+  let daemon;
+  try {
+    daemon = await startDaemon(config, logger, version());
+  } catch (e) {
+    if (e instanceof StartupError) fail(e.message, e.exitCode);
+    throw e;
+  }
+  logger.info(`sandkasten ${version()} listening on ${daemon.url} (data_dir ${config.data_dir}${config.api_key ? '' : ', no api_key: open API'})`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    daemon.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error(`shutdown failed: ${String(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => fail(`fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 1));
