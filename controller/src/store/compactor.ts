@@ -1,4 +1,5 @@
-// Periodic log compaction. The store stays synchronous; this only schedules it.
+// Periodic log compaction. The store stays synchronous; this schedules it in slices of at most
+// `batchRows` rows, yielding to the event loop between slices so a big cut never stalls requests.
 
 import { DEFAULT_COMPACT_MIN_AGE_MS, DEFAULT_COMPACT_MIN_EVENTS } from './sqlite-store.js';
 import type { Store } from './types.js';
@@ -8,6 +9,8 @@ export interface CompactorOptions {
   minEvents?: number;
   /** Keep every event younger than this. Default 5 minutes. */
   minAgeMs?: number;
+  /** Rows deleted per slice. Default 5000 (a few ms). */
+  batchRows?: number;
   /** Where a failed compaction is reported. Default: stderr. */
   onError?: (err: unknown) => void;
 }
@@ -17,14 +20,33 @@ export function startCompactor(store: Store, intervalMs: number, opts: Compactor
   if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new TypeError('startCompactor: intervalMs must be > 0');
   const minEvents = opts.minEvents ?? DEFAULT_COMPACT_MIN_EVENTS;
   const minAgeMs = opts.minAgeMs ?? DEFAULT_COMPACT_MIN_AGE_MS;
+  const batchRows = opts.batchRows ?? 5000;
   const onError = opts.onError ?? ((e: unknown) => process.stderr.write(`store: compaction failed: ${String(e)}\n`));
-  const timer = setInterval(() => {
+  let stopped = false;
+  let running = false;
+  const slice = (): void => {
+    if (stopped) {
+      running = false;
+      return;
+    }
     try {
-      store.compact(minEvents, minAgeMs);
+      if (store.compact(minEvents, minAgeMs, batchRows) >= batchRows) {
+        setImmediate(slice);
+        return;
+      }
     } catch (e) {
       onError(e);
     }
+    running = false;
+  };
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    slice();
   }, intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

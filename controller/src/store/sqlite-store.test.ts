@@ -116,7 +116,7 @@ describe('sqlite store: the file', () => {
     const s = openSqliteStore(':memory:', { now: () => now });
     for (let i = 0; i < 20; i++) s.create(key('s', 'n', `o${i}`), obj(key('s', 'n', `o${i}`)));
     now = 10_000;
-    const stop = startCompactor(s, 10, { minEvents: 5, minAgeMs: 1000 });
+    const stop = startCompactor(s, 10, { minEvents: 5, minAgeMs: 1000, batchRows: 4 }); // 4 slices
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(s.oldestResourceVersion(), 15);
     stop();

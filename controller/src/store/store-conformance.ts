@@ -393,10 +393,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       for (const k of ks.slice(0, 5)) mustOk(s.update(k, obj(k, { v: 2 }))); // rv 11..15 at t0+60s
       assert.equal(s.oldestResourceVersion(), 0);
 
-      s.compact(0, 120_000); // everything is younger than 2 minutes
+      assert.equal(s.compact(0, 120_000), 0); // everything is younger than 2 minutes
       assert.equal(s.oldestResourceVersion(), 0);
 
-      s.compact(12, 30_000); // the age bound would cut 1..10, the count bound keeps 4..15
+      assert.equal(s.compact(12, 30_000), 3); // the age bound would cut 1..10, the count bound keeps 4..15
       assert.equal(s.oldestResourceVersion(), 3);
       assert.throws(() => s.watch({ resource: 'sessions', sinceResourceVersion: 2 }, () => {}), (e: unknown) => {
         assert.ok(e instanceof ExpiredError);
@@ -408,8 +408,12 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       s.watch({ resource: 'sessions', sinceResourceVersion: 3 }, (e) => resumed.push(e.resourceVersion));
       assert.deepEqual(resumed, Array.from({ length: 12 }, (_, i) => i + 4), 'resuming at the bound replays all that is left');
 
-      s.compact(0, 30_000); // count no longer binds: the age bound keeps the young 11..15
+      // Count no longer binds: the age bound keeps the young 11..15; maxRows slices the cut.
+      assert.equal(s.compact(0, 30_000, 4), 4);
+      assert.equal(s.oldestResourceVersion(), 7);
+      assert.equal(s.compact(0, 30_000, 4), 3);
       assert.equal(s.oldestResourceVersion(), 10);
+      assert.equal(s.compact(0, 30_000, 4), 0);
       s.compact(); // defaults: keeps 1000 events, nothing to do
       assert.equal(s.oldestResourceVersion(), 10);
 
@@ -430,6 +434,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       mustOk(s.delete(ks[0]!));
       assert.deepEqual(fromNow, [17]);
       assert.throws(() => s.compact(-1), TypeError);
+      assert.throws(() => s.compact(0, 0, 0), TypeError);
     });
 
     test('restart: the counter resumes and watch history survives', (t) => {

@@ -126,8 +126,13 @@ export interface Store {
   currentResourceVersion(): number;
   /** The oldest resourceVersion a watch may still resume from. */
   oldestResourceVersion(): number;
-  /** Drops history keeping at least `minEvents` newest events and everything newer than `minAgeMs`. */
-  compact(minEvents?: number, minAgeMs?: number): void;
+  /**
+   * Drops history keeping at least `minEvents` newest events and everything newer than `minAgeMs`
+   * (defaults 1000 and 5 minutes); moves oldestResourceVersion() up to the cut. Deletes at most
+   * `maxRows` rows per call (default all), so a scheduler can spread a big cut over event-loop
+   * turns. Returns the number of log rows deleted.
+   */
+  compact(minEvents?: number, minAgeMs?: number, maxRows?: number): number;
   /** Releases the database; further calls throw. Idempotent. */
   close(): void;
 }
