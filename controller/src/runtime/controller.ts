@@ -153,17 +153,17 @@ export class Controller {
   }
 
   #mapped(w: SecondaryWatch): EventHandler {
-    const enqueue = (obj: RuntimeObject) => {
-      for (const key of w.map(obj)) this.queue.add(key);
+    const enqueue = (...objs: RuntimeObject[]) => {
+      // One add per key: an idle worker takes a key at once, so a second add would run it twice.
+      const keys = new Set<string>();
+      for (const obj of objs) for (const key of w.map(obj)) keys.add(key);
+      for (const key of keys) this.queue.add(key);
     };
     return {
-      onAdd: enqueue,
+      onAdd: (obj) => enqueue(obj),
       // Both versions: a reference that moved away must reconcile the old primary too.
-      onUpdate: (oldObj, newObj) => {
-        enqueue(oldObj);
-        if (oldObj !== newObj) enqueue(newObj);
-      },
-      onDelete: enqueue,
+      onUpdate: (oldObj, newObj) => enqueue(oldObj, newObj),
+      onDelete: (obj) => enqueue(obj),
     };
   }
 

@@ -87,8 +87,12 @@ export class Manager {
     this.#state = 'started';
     for (const informer of this.#informers.values()) informer.start();
     try {
+      // Every cache first, so no controller acts on a partial view of another's resources.
+      const wait = this.#options.syncTimeoutMs !== undefined ? { timeoutMs: this.#options.syncTimeoutMs } : {};
+      await Promise.all([...this.#informers.values()].map((i) => i.waitForSync(wait)));
       await Promise.all(this.#controllers.map((c) => c.start()));
     } catch (err) {
+      if (this.#stopping()) return; // stop() during start is not a failure
       this.#log.error(`manager: start failed: ${errorMessage(err)}`);
       await this.stop();
       throw err;
@@ -103,6 +107,11 @@ export class Manager {
     await Promise.all(this.#controllers.map((c) => c.stop(options)));
     await Promise.all([...this.#informers.values()].map((i) => i.stop()));
     this.#log.info('manager: stopped');
+  }
+
+  // A method, so TypeScript does not narrow #state across the awaits in start().
+  #stopping(): boolean {
+    return this.#state === 'stopped';
   }
 
   #assertNew(what: string): void {
