@@ -78,6 +78,9 @@ function bench(store: Store, label: string): void {
   time(`listRaw all + join into a body`, 200, () => {
     for (let i = 0; i < 200; i++) `{"items":[${store.listRaw('sessions').items.join(',')}]}`;
   });
+  time(`list all + JSON.stringify (for comparison)`, 20, () => {
+    for (let i = 0; i < 20; i++) JSON.stringify({ items: store.list('sessions').items });
+  });
   time(`list one namespace (${N / NAMESPACES} items)`, 20_000, () => {
     for (let i = 0; i < 20_000; i++) store.list('sessions', `ns-${i % NAMESPACES}`);
   });
