@@ -7,7 +7,15 @@ export type { FieldCause, FieldCauseReason, KindName, ResourceList, ValidationRe
 export { resources, findResourceByKind, findResourceByPlural, resolveResourceName } from './resources.js';
 export type { PrinterColumn, ResourceInfo } from './resources.js';
 
-export { validateObject, validateAgainst, unknownFieldMessage, MIN_SESSION_MEMORY_BYTES, MAX_SESSION_CPUS } from './validate.js';
+export {
+  validateObject,
+  validateAgainst,
+  unknownFieldMessage,
+  invalidMessage,
+  MIN_SESSION_MEMORY_BYTES,
+  MAX_SESSION_CPUS,
+} from './validate.js';
+export { sessionWorkspaceMount, DEFAULT_WORKSPACE_MOUNT_PATH } from './session.js';
 export {
   validateName,
   validateGenerateName,
@@ -24,8 +32,8 @@ export {
 } from './names.js';
 export { parseQuantity, parseCpu, formatBytes } from './quantity.js';
 export { applyDefaults, pruneUnknownFields } from './defaults.js';
-export { loadConfigDefaults, applyConfigDefaults, validateConfig } from './config.js';
-export type { ResolvedConfig } from './config.js';
+export { loadConfigDefaults, applyConfigDefaults, validateConfig, applyConfigEnv, configEnvVars } from './config.js';
+export type { ResolvedConfig, ConfigEnvVar } from './config.js';
 export { getSchema, schemaId, schemasById, SCHEMA_BASE_URI } from './schemas.js';
 export type { JsonSchema, SchemaName } from './schemas.js';
 

@@ -333,3 +333,13 @@ export function validateObject(kind: string, obj: unknown): ValidationResult {
 export function unknownFieldMessage(field: string): string {
   return `unknown field "${field}"`;
 }
+
+/**
+ * The message of an Invalid Status, worded as the Kubernetes API server does:
+ * `Session.sandkasten.dev "dev" is invalid: [spec.ttlSeconds: Invalid value: -1: …, …]`.
+ */
+export function invalidMessage(kind: string, name: string, causes: FieldCause[]): string {
+  const parts = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
+  const list = parts.length === 1 ? (parts[0] as string) : `[${parts.join(', ')}]`;
+  return `${kind}.sandkasten.dev ${JSON.stringify(name)} is invalid: ${list}`;
+}
