@@ -22,6 +22,7 @@ export {
   validateNamespace,
   validateLabels,
   validateAnnotations,
+  validateFinalizers,
   isDns1123Label,
   isDns1123Subdomain,
   MAX_NAME_LENGTH,

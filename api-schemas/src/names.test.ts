@@ -4,6 +4,7 @@ import {
   isDns1123Label,
   isDns1123Subdomain,
   validateAnnotations,
+  validateFinalizers,
   validateGenerateName,
   validateLabels,
   validateName,
@@ -82,4 +83,17 @@ test('annotations: case-insensitive qualified keys, any value, 256 KiB in total'
   ]);
   // Bytes, not characters: multi-byte values count fully.
   assert.equal(validateAnnotations({ a: 'ü'.repeat(MAX_ANNOTATIONS_BYTES / 2) }).length, 1);
+});
+
+test('finalizers are qualified names, each once', () => {
+  assert.deepEqual(validateFinalizers(['sandkasten.dev/sandbox', 'orphan']), []);
+  assert.deepEqual(validateFinalizers(['a', 'b', 'a']), [{ reason: 'FieldValueDuplicate', field: 'metadata.finalizers[2]', message: 'Duplicate value: "a"' }]);
+  const bad = validateFinalizers(['a/b/c', 'sandkasten.dev/', 7]);
+  assert.deepEqual(bad.map((c) => [c.field, c.reason]), [
+    ['metadata.finalizers[0]', 'FieldValueInvalid'],
+    ['metadata.finalizers[1]', 'FieldValueInvalid'],
+    ['metadata.finalizers[2]', 'FieldValueTypeInvalid'],
+  ]);
+  assert.equal(bad[1]?.message, 'Invalid value: "sandkasten.dev/": name part must be non-empty');
+  assert.equal(validateFinalizers('x')[0]?.reason, 'FieldValueTypeInvalid');
 });

@@ -157,3 +157,21 @@ export function validateAnnotations(annotations: unknown, field = 'metadata.anno
   }
   return out;
 }
+
+/** Finalizer names: qualified names ("sandkasten.dev/sandbox"), each at most once. */
+export function validateFinalizers(finalizers: unknown, field = 'metadata.finalizers'): FieldCause[] {
+  if (!Array.isArray(finalizers)) return [typeInvalid(field, finalizers, 'a list of strings')];
+  const out: FieldCause[] = [];
+  const seen = new Set<string>();
+  finalizers.forEach((f: unknown, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof f !== 'string') {
+      out.push(typeInvalid(at, f, 'a string'));
+      return;
+    }
+    for (const msg of qualifiedNameErrors(f)) out.push(invalid(at, f, msg));
+    if (seen.has(f)) out.push({ reason: 'FieldValueDuplicate', field: at, message: `Duplicate value: ${JSON.stringify(f)}` });
+    seen.add(f);
+  });
+  return out;
+}

@@ -277,6 +277,11 @@ test('metadata rules: names, namespaces, labels, annotations', () => {
   assert.deepEqual(gen.causes, []);
   const empty = validateObject('Session', { apiVersion: 'sandkasten.dev/v1', kind: 'Session', metadata: { name: '' } });
   assert.equal(causeAt(empty.causes, 'metadata.name').reason, 'FieldValueRequired');
+  const fin = validateObject('Session', { ...session(), metadata: { name: 'a', finalizers: ['ok.io/x', 'bad name', 'ok.io/x'] } });
+  assert.deepEqual(fin.causes.map((c) => [c.field, c.reason]), [
+    ['metadata.finalizers[2]', 'FieldValueDuplicate'],
+    ['metadata.finalizers[1]', 'FieldValueInvalid'],
+  ]);
   const labelType = validateObject('Session', { ...session(), metadata: { name: 'a', labels: { a: 1 } } });
   assert.deepEqual(labelType.causes, [{ reason: 'FieldValueTypeInvalid', field: 'metadata.labels[a]', message: 'Invalid value: 1: must be a string' }]);
 });

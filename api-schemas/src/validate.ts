@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { childSchema, resolveFor, schemaId, schemasById, type SchemaCursor, type SchemaName } from './schemas.js';
-import { validateAnnotations, validateGenerateName, validateLabels, validateName, validateNamespace } from './names.js';
+import { validateAnnotations, validateFinalizers, validateGenerateName, validateLabels, validateName, validateNamespace } from './names.js';
 import { parseCpu, parseQuantity } from './quantity.js';
 import { KINDS, type FieldCause, type FieldCauseReason, type KindName, type ValidationResult } from './types.js';
 
@@ -44,8 +44,6 @@ function buildAjv(): Ajv {
   addFormatsModule.default(ajv, ['date-time']);
   ajv.addKeyword({ keyword: 'x-format-description', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'x-kubernetes-list-type', schemaType: 'string' });
-  // The TS type of a field when it differs from its wire form (a timestamp may arrive as null).
-  ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys', type: 'array', schemaType: 'array', errors: true, validate: listMapKeys });
   for (const s of schemasById.values()) ajv.addSchema(s);
   return ajv;
@@ -280,6 +278,7 @@ function metadataCauses(obj: unknown): FieldCause[] {
   if (typeof m.namespace === 'string' && m.namespace !== '') out.push(...validateNamespace(m.namespace));
   if (m.labels !== undefined) out.push(...validateLabels(m.labels));
   if (m.annotations !== undefined) out.push(...validateAnnotations(m.annotations));
+  if (m.finalizers !== undefined) out.push(...validateFinalizers(m.finalizers));
   return out;
 }
 
@@ -312,7 +311,7 @@ const kindRules: Record<KindName, (obj: unknown) => FieldCause[]> = {
 
 /**
  * Validates a Session, Workspace or Image: the schema, then the rules a schema cannot state
- * (name syntax, label and annotation keys, quantity ranges).
+ * (name, generateName and namespace syntax, label, annotation and finalizer names, quantity ranges).
  */
 export function validateObject(kind: string, obj: unknown): ValidationResult {
   if (!(KINDS as readonly string[]).includes(kind)) {
