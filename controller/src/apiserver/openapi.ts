@@ -12,6 +12,14 @@ type Schema = Record<string, unknown>;
 const reversedGroup = GROUP.split('.').reverse().join('.');
 export const definitionName = (kind: string) => `${reversedGroup}.${VERSION}.${kind}`;
 
+// The schema keywords OpenAPI knows; the rest of draft-07 ($id, definitions, if/then, …) is dropped.
+const keywordsV2 = new Set([
+  'type', 'format', 'description', 'default', 'enum', 'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum',
+  'exclusiveMinimum', 'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'maxProperties',
+  'minProperties', 'required', 'items', 'properties', 'additionalProperties', 'allOf', 'example',
+]);
+const keywordsV3 = new Set([...keywordsV2, 'oneOf', 'anyOf', 'not', 'nullable']);
+
 /** Inlines $refs (file refs resolved through the table, local refs within their document). */
 function resolveSchema(table: ResourceTable, root: Schema, v3: boolean): Schema {
   const seen: string[] = [];
@@ -34,12 +42,24 @@ function resolveSchema(table: ResourceTable, root: Schema, v3: boolean): Schema 
     }
     const out: Schema = {};
     for (const [k, v] of Object.entries(s)) {
-      if (k === '$schema' || k === '$id' || k === 'definitions' || k === '$defs' || k === 'title') continue;
       if (k === 'const') {
         out.enum = [v];
         continue;
       }
-      if (!v3 && (k === 'oneOf' || k === 'anyOf' || k === 'not' || k === 'if' || k === 'then' || k === 'else')) continue;
+      // JSON Schema draft-07's numeric exclusive bounds are OpenAPI's booleans beside the bound.
+      if ((k === 'exclusiveMinimum' || k === 'exclusiveMaximum') && typeof v === 'number') {
+        out[k === 'exclusiveMinimum' ? 'minimum' : 'maximum'] = v;
+        out[k] = true;
+        continue;
+      }
+      // A type list with "null" (JSON Schema) is a nullable type (OpenAPI 3.0).
+      if (k === 'type' && Array.isArray(v)) {
+        const types = v.filter((t) => t !== 'null');
+        if (types.length === 1) out.type = types[0];
+        if (v3 && types.length < v.length) out.nullable = true;
+        continue;
+      }
+      if (!k.startsWith('x-') && !(v3 ? keywordsV3 : keywordsV2).has(k)) continue;
       if (k === 'properties' && v && typeof v === 'object') {
         out.properties = Object.fromEntries(Object.entries(v as Schema).map(([pk, pv]) => [pk, walk(pv, doc, depth)]));
         continue;

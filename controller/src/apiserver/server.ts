@@ -3,6 +3,7 @@
 // authentication, one trace line per request, and a graceful close that ends watch streams.
 
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type Request, type Response, type Router } from 'express';
 import type { Store } from '../store/types.js';
@@ -31,6 +32,11 @@ export interface ApiServerOptions {
   /** Registers more routes behind authentication, before the resource routes (e.g. exec, fs). */
   extend?: (router: Router) => void;
   watch?: Partial<WatchLimits>;
+  /**
+   * Serve HTTPS with this certificate and key (PEM). Needed for bearer tokens from kubectl and
+   * client-go, which send credentials only over TLS.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** The version reported by /version. */
   version?: string;
   table?: ResourceTable;
@@ -44,7 +50,7 @@ export interface ApiServer {
   /** Stops accepting, ends watch streams, waits for in-flight requests (forcing after graceMs). */
   close(graceMs?: number): Promise<void>;
   hub: WatchHub;
-  server?: http.Server;
+  server?: http.Server | https.Server;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -161,7 +167,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (!config.api_key && !isLoopbackHost(host)) {
         return Promise.reject(new Error(`refusing to listen on ${listen} without an api_key: an open API is allowed only on a loopback address`));
       }
-      const server = http.createServer(app);
+      const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : http.createServer(app);
       server.keepAliveTimeout = 65_000;
       // Watches are long-lived; no request timeout (they end by timeoutSeconds or the client).
       server.requestTimeout = 0;
@@ -172,7 +178,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
           server.off('error', reject);
           const a = server.address() as AddressInfo;
           const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-          resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
+          resolve({ host: a.address, port: a.port, url: `${opts.tls ? 'https' : 'http'}://${h}:${a.port}` });
         });
       });
     },

@@ -1,6 +1,6 @@
 // The daemon's wiring, apart from its command line: data directory, store, compactor, API server.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApiServer, isLoopbackHost, parseListen, type ApiServer, type Logger } from '../apiserver/index.js';
 import type { ResolvedConfig } from '../config/index.js';
@@ -29,7 +29,12 @@ export class StartupError extends Error {
   }
 }
 
-export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string): Promise<Daemon> {
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string, tlsFiles?: TlsFiles): Promise<Daemon> {
   let host: string;
   try {
     host = parseListen(config.listen).host;
@@ -41,6 +46,14 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
       `refusing to listen on ${config.listen} without an api_key: set api_key (or SANDKASTEN_API_KEY), or listen on a loopback address such as 127.0.0.1`,
       2,
     );
+  }
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (tlsFiles) {
+    try {
+      tls = { cert: readFileSync(tlsFiles.certFile), key: readFileSync(tlsFiles.keyFile) };
+    } catch (e) {
+      throw new StartupError(`TLS: ${(e as Error).message}`, 2);
+    }
   }
   try {
     mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
@@ -59,7 +72,7 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     minAgeMs: COMPACT_KEEP_MS,
     onError: (e) => logger.error(`store compaction failed: ${String(e)}`),
   });
-  const api = createApiServer({ store, config, logger, version });
+  const api = createApiServer({ store, config, logger, version, tls });
   let url: string;
   try {
     url = (await api.listen(config.listen)).url;

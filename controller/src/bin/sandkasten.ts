@@ -6,7 +6,7 @@ import { createLogger, isLogLevel } from '../apiserver/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { startDaemon, StartupError } from './daemon.js';
 
-const usage = `Usage: sandkasten [--config FILE] [--log-level debug|info|warn|error]
+const usage = `Usage: sandkasten [--config FILE] [--log-level LEVEL] [--tls-cert-file FILE --tls-private-key-file FILE]
 
 The Sandkasten daemon: serves the sandkasten.dev/v1 API (Sessions, Workspaces, Images) and
 keeps the host converged to it.
@@ -14,6 +14,10 @@ keeps the host converged to it.
 Options:
   -c, --config FILE    YAML configuration (listen, api_key, data_dir, ...). Without it, defaults.
       --log-level L    Overrides log_level.
+      --tls-cert-file FILE, --tls-private-key-file FILE
+                       Serve HTTPS (PEM files; also SANDKASTEN_TLS_CERT_FILE and
+                       SANDKASTEN_TLS_PRIVATE_KEY_FILE). kubectl and client-go send a
+                       bearer token only over HTTPS.
   -h, --help           Shows this help.
   -v, --version        Prints the version.
 
@@ -38,6 +42,8 @@ function fail(message: string, code: number): never {
 interface Args {
   config?: string;
   logLevel?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -69,6 +75,12 @@ function parseArgs(argv: string[]): Args {
       case '--log-level':
         args.logLevel = value();
         break;
+      case '--tls-cert-file':
+        args.tlsCert = value();
+        break;
+      case '--tls-private-key-file':
+        args.tlsKey = value();
+        break;
       default:
         fail(`unknown argument ${JSON.stringify(a)}\n\n${usage}`, 2);
     }
@@ -88,9 +100,12 @@ async function main(): Promise<void> {
   const level = args.logLevel ?? config.log_level;
   if (!isLogLevel(level)) fail(`--log-level: must be one of debug, info, warn, error`, 2);
   const logger = createLogger(level);
+  const certFile = args.tlsCert ?? process.env.SANDKASTEN_TLS_CERT_FILE;
+  const keyFile = args.tlsKey ?? process.env.SANDKASTEN_TLS_PRIVATE_KEY_FILE;
+  if (!certFile !== !keyFile) fail('--tls-cert-file and --tls-private-key-file go together', 2);
   let daemon;
   try {
-    daemon = await startDaemon(config, logger, version());
+    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined);
   } catch (e) {
     if (e instanceof StartupError) fail(e.message, e.exitCode);
     throw e;
