@@ -21,6 +21,8 @@ test('one resource per kind, with Kubernetes naming', () => {
   assert.equal(findResourceByKind('Session')?.namespaced, true);
   assert.equal(findResourceByKind('Workspace')?.namespaced, true);
   assert.equal(findResourceByKind('Image')?.namespaced, false);
+  assert.throws(() => (findResourceByKind('Session')?.shortNames as string[]).push('s'), TypeError);
+  assert.throws(() => (findResourceByKind('Image')?.verbs as string[]).pop(), TypeError);
 });
 
 test('short names and names resolve as kubectl resolves them', () => {

@@ -29,9 +29,9 @@ export interface ResourceInfo {
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+const age = (): PrinterColumn => ({ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' });
 
-export const resources: readonly ResourceInfo[] = [
+const table: ResourceInfo[] = [
   {
     group: 'sandkasten.dev',
     version: 'v1',
@@ -41,13 +41,13 @@ export const resources: readonly ResourceInfo[] = [
     singular: 'session',
     namespaced: true,
     shortNames: ['ses', 'sess'],
-    verbs: VERBS,
+    verbs: [...VERBS],
     categories: ['sandkasten'],
     subresources: ['status'],
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Lifecycle phase of the session' },
       { name: 'Image', type: 'string', jsonPath: '.spec.image', description: 'Image the root filesystem is made from' },
-      AGE,
+      age(),
       { name: 'Network', type: 'string', jsonPath: '.spec.network.mode', priority: 1 },
       { name: 'Expires', type: 'date', jsonPath: '.status.expireTime', description: 'When the session expires without activity', priority: 1 },
       { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
@@ -62,13 +62,13 @@ export const resources: readonly ResourceInfo[] = [
     singular: 'workspace',
     namespaced: true,
     shortNames: ['ws'],
-    verbs: VERBS,
+    verbs: [...VERBS],
     categories: ['sandkasten'],
     subresources: ['status'],
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes', description: 'Bytes used' },
-      AGE,
+      age(),
       { name: 'Reclaim', type: 'string', jsonPath: '.spec.reclaimPolicy', priority: 1 },
     ],
   },
@@ -81,18 +81,29 @@ export const resources: readonly ResourceInfo[] = [
     singular: 'image',
     namespaced: false,
     shortNames: ['img'],
-    verbs: VERBS,
+    verbs: [...VERBS],
     categories: ['sandkasten'],
     subresources: ['status'],
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Source', type: 'string', jsonPath: '.spec.source' },
       { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes', description: 'Unpacked size in bytes' },
-      AGE,
+      age(),
       { name: 'Digest', type: 'string', jsonPath: '.status.digest', priority: 1 },
     ],
   },
 ];
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** The table itself; frozen, because every part of the process shares it. */
+export const resources: readonly ResourceInfo[] = deepFreeze(table);
 
 /** The resource with this plural ("sessions"), exactly. */
 export function findResourceByPlural(plural: string): ResourceInfo | undefined {
