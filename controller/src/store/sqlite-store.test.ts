@@ -117,7 +117,10 @@ describe('sqlite store: the file', () => {
     for (let i = 0; i < 20; i++) s.create(key('s', 'n', `o${i}`), obj(key('s', 'n', `o${i}`)));
     now = 10_000;
     const stop = startCompactor(s, 10, { minEvents: 5, minAgeMs: 1000, batchRows: 4 }); // 4 slices
-    await new Promise((r) => setTimeout(r, 60));
+    // Poll rather than sleep a fixed time: on a loaded machine the timer may fire late.
+    for (const deadline = Date.now() + 5000; s.oldestResourceVersion() !== 15 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     assert.equal(s.oldestResourceVersion(), 15);
     stop();
     for (let i = 20; i < 40; i++) s.create(key('s', 'n', `o${i}`), obj(key('s', 'n', `o${i}`)));
