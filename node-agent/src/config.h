@@ -29,6 +29,7 @@ typedef struct sk_mount {
   char *type;                /* as written in config.json */
   char *source;              /* bind: absolute host path (relative ones resolved against the bundle) */
   unsigned long flags;       /* MS_RDONLY, MS_NOSUID, … to set */
+  unsigned long clear_flags; /* … to clear on a bind mount ("rw", "suid", "dev", "exec", …) */
   unsigned long propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE [| MS_REC], 0 = none */
   bool recursive;            /* rbind */
   char *data;                /* filesystem options (size=, mode=, newinstance, …), NULL if none */

@@ -58,10 +58,13 @@ static bool flag_option(const char *o, sk_mount_t *m) {
   for (size_t i = 0; i < SK_ARRAY_SIZE(flag_opts); i++) {
     if (strcmp(flag_opts[i].name, o) != 0)
       continue;
-    if (flag_opts[i].clear)
+    if (flag_opts[i].clear) {
       m->flags &= ~flag_opts[i].flag;
-    else
+      m->clear_flags |= flag_opts[i].flag;
+    } else {
       m->flags |= flag_opts[i].flag;
+      m->clear_flags &= ~flag_opts[i].flag;
+    }
     return true;
   }
   for (size_t i = 0; i < SK_ARRAY_SIZE(propagation_opts); i++) {
