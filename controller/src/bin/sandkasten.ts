@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createLogger, isLogLevel } from '../apiserver/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { startDaemon, StartupError } from './daemon.js';
+import { startDaemon, StartupError, type Daemon } from './daemon.js';
 
 const usage = `Usage: sandkasten [--config FILE] [--log-level LEVEL] [--tls-cert-file FILE --tls-private-key-file FILE]
 
@@ -103,22 +103,11 @@ async function main(): Promise<void> {
   const certFile = args.tlsCert ?? process.env.SANDKASTEN_TLS_CERT_FILE;
   const keyFile = args.tlsKey ?? process.env.SANDKASTEN_TLS_PRIVATE_KEY_FILE;
   if (!certFile !== !keyFile) fail('--tls-cert-file and --tls-private-key-file go together', 2);
-  let daemon;
-  try {
-    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined);
-  } catch (e) {
-    if (e instanceof StartupError) fail(e.message, e.exitCode);
-    throw e;
-  }
-  logger.info(`sandkasten ${version()} listening on ${daemon.url} (data_dir ${config.data_dir}${config.api_key ? '' : ', no api_key: open API'})`);
+  // Signals are handled from the start, so one that arrives during startup still shuts down cleanly.
+  let daemon: Daemon | undefined;
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      logger.warn(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info(`${signal}: shutting down`);
+  const shutdown = () => {
+    if (!daemon) return; // startup finishes, sees `stopping`, and comes back here
     daemon.close().then(
       () => process.exit(0),
       (e: unknown) => {
@@ -127,8 +116,25 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const onSignal = (signal: string) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    shutdown();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  try {
+    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined);
+  } catch (e) {
+    if (e instanceof StartupError) fail(e.message, e.exitCode);
+    throw e;
+  }
+  logger.info(`sandkasten ${version()} listening on ${daemon.url} (data_dir ${config.data_dir}${config.api_key ? '' : ', no api_key: open API'})`);
+  if (stopping) shutdown();
 }
 
 main().catch((e: unknown) => fail(`fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, 1));
