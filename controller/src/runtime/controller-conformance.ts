@@ -28,6 +28,7 @@ type Spec = { image?: string; workspace?: string };
 const specOf = (o: RuntimeObject | StoredObject) => ((o as { spec?: Spec }).spec ?? {}) as Spec;
 const statusOf = (o: RuntimeObject | StoredObject) => (o as { status?: { message?: string } }).status;
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
 
 type T = { after(fn: () => Promise<void>): void };
 
@@ -268,11 +269,14 @@ export function controllerConformance(name: string, open: () => Promise<Cluster>
     assert.equal(namespace, 'ns');
   });
 
-  test(`${name}: stop aborts in-flight reconciles, waits for them and leaves no timers`, async (t) => {
+  test(`${name}: stop aborts in-flight reconciles, waits for them and leaves no timers or sockets`, async (t) => {
+    // Handles of the previous test's server are released a moment after its close resolves.
+    await eventually(() => assert.equal(sockets(), 0), 5_000, 'earlier sockets gone');
     const cluster = await setup(t);
     create(cluster.store, 'ns', 'slow');
     create(cluster.store, 'ns', 'later');
     const before = timers();
+    const socketsBefore = sockets();
     const events: string[] = [];
     let slowStarted = false;
     const { manager, controller } = await run(t, cluster, {
@@ -292,5 +296,7 @@ export function controllerConformance(name: string, open: () => Promise<Cluster>
     events.push('stop resolved');
     assert.deepEqual(events, ['slow reconcile finished', 'stop resolved']);
     assert.equal(timers(), before, 'no timer left behind');
+    // The server's end of a connection goes a moment after the client's.
+    await eventually(() => assert.equal(sockets(), socketsBefore), 1_000, 'no socket left behind');
   });
 }

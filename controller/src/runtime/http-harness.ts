@@ -53,7 +53,7 @@ export async function startApi(): Promise<ApiHarness> {
       const path = namespace ? `${group}/namespaces/${namespace}/${resource}/${name}/status` : `${group}/${resource}/${name}/status`;
       const res = await fetch(url + path, {
         method: 'PUT',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', connection: 'close' },
         body: JSON.stringify({ ...obj, status }),
       });
       const body = (await res.json()) as { reason?: string; message?: string };

@@ -2,12 +2,18 @@
 // ?watch=1 and read the newline-delimited JSON event stream. Chunks do not respect line
 // boundaries, so partial lines are carried over; an ERROR event with code 410 (or an HTTP 410
 // before the stream starts) becomes a GoneError, which makes the informer re-list.
+//
+// node:http rather than fetch: every request gets its own connection (no agent), destroyed when
+// the signal aborts. fetch's pool opens a fresh idle connection after an aborted stream, which
+// would outlive stop().
 
+import http from 'node:http';
+import https from 'node:https';
 import { GoneError, HttpError, WatchError } from './errors.js';
 import type { ListerWatcher, ListResult, RuntimeObject, WatchEvent } from './types.js';
 
 export interface HttpListerWatcherOptions {
-  /** e.g. http://127.0.0.1:8080 */
+  /** e.g. http://127.0.0.1:8080 (https:// works too) */
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
@@ -33,28 +39,62 @@ export function httpListerWatcher(options: HttpListerWatcherOptions): ListerWatc
     description: options.path,
 
     async list(): Promise<ListResult> {
-      const res = await fetch(url({}), { headers, signal: AbortSignal.timeout(options.listTimeoutMs ?? 60_000) });
-      if (!res.ok) throw await httpError(res, `list ${options.path}`);
-      const body = (await res.json()) as { items?: unknown; metadata?: { resourceVersion?: unknown } };
-      const rv = body.metadata?.resourceVersion;
-      if (!Array.isArray(body.items) || typeof rv !== 'string') {
-        throw new WatchError(`list ${options.path}: response is not a list (items/metadata.resourceVersion missing)`);
+      const what = `list ${options.path}`;
+      const res = await get(url({}), headers, AbortSignal.timeout(options.listTimeoutMs ?? 60_000));
+      if (res.statusCode !== 200) throw await httpError(res, what);
+      let body: { items?: unknown; metadata?: { resourceVersion?: unknown } };
+      try {
+        body = JSON.parse(await readText(res)) as typeof body;
+      } catch (err) {
+        if (err instanceof SyntaxError) throw new WatchError(`${what}: response is not JSON`);
+        throw err;
       }
-      for (const item of body.items) checkObject(item, `list ${options.path}`);
+      const rv = body?.metadata?.resourceVersion;
+      if (!Array.isArray(body?.items) || typeof rv !== 'string') {
+        throw new WatchError(`${what}: response is not a list (items/metadata.resourceVersion missing)`);
+      }
+      for (const item of body.items) checkObject(item, what);
       return { items: body.items as RuntimeObject[], resourceVersion: rv };
     },
 
     async *watch(resourceVersion: string, signal: AbortSignal): AsyncIterable<WatchEvent> {
-      const res = await fetch(url({ watch: '1', resourceVersion, allowWatchBookmarks: 'true' }), { headers, signal });
-      if (res.status === 410) {
-        const err = await httpError(res, `watch ${options.path}`);
-        throw new GoneError(err.message);
+      const what = `watch ${options.path}`;
+      let res: http.IncomingMessage;
+      try {
+        res = await get(url({ watch: '1', resourceVersion, allowWatchBookmarks: 'true' }), headers, signal);
+      } catch (err) {
+        if (signal.aborted) return; // asked to stop: end quietly, as the contract says
+        throw err;
       }
-      if (!res.ok) throw await httpError(res, `watch ${options.path}`);
-      if (res.body === null) throw new WatchError(`watch ${options.path}: response has no body`);
-      yield* parseEventStream(res.body, `watch ${options.path}`);
+      try {
+        if (res.statusCode === 410) throw new GoneError((await httpError(res, what)).message);
+        if (res.statusCode !== 200) throw await httpError(res, what);
+        yield* parseEventStream(res, what);
+      } catch (err) {
+        if (signal.aborted) return;
+        throw err;
+      } finally {
+        // Ends the connection when the consumer stops early or the stream failed.
+        res.destroy();
+      }
     },
   };
+}
+
+/** One GET on its own connection; rejects with an AbortError when `signal` aborts. */
+function get(u: URL, headers: Record<string, string>, signal: AbortSignal): Promise<http.IncomingMessage> {
+  const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined;
+  if (mod === undefined) return Promise.reject(new Error(`unsupported URL scheme in ${u.origin}`));
+  return new Promise((resolve, reject) => {
+    const req = mod.get(u, { headers, signal, agent: false }, resolve);
+    req.on('error', reject);
+  });
+}
+
+async function readText(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Splits a byte stream into JSON lines and turns each into a WatchEvent. */
@@ -106,15 +146,16 @@ function checkObject(obj: unknown, what: string): void {
   }
 }
 
-async function httpError(res: Response, what: string): Promise<HttpError> {
-  let reason = res.statusText || 'Error';
-  let message = `${what}: HTTP ${res.status}`;
+async function httpError(res: http.IncomingMessage, what: string): Promise<HttpError> {
+  const code = res.statusCode ?? 0;
+  let reason = res.statusMessage || 'Error';
+  let message = `${what}: HTTP ${code}`;
   try {
-    const status = (await res.json()) as { reason?: unknown; message?: unknown };
-    if (typeof status.reason === 'string') reason = status.reason;
-    if (typeof status.message === 'string') message += `: ${status.message}`;
+    const status = JSON.parse(await readText(res)) as { reason?: unknown; message?: unknown };
+    if (typeof status?.reason === 'string') reason = status.reason;
+    if (typeof status?.message === 'string') message += `: ${status.message}`;
   } catch {
     // Not a Status body; the HTTP status says enough.
   }
-  return new HttpError(res.status, reason, message);
+  return new HttpError(code, reason, message);
 }

@@ -33,8 +33,8 @@ export interface ListResult {
 
 /**
  * Where an informer gets its objects. `watch` delivers events strictly after `resourceVersion`,
- * throws (or ends its iteration with) a GoneError when that version was compacted away, and
- * stops when `signal` aborts.
+ * throws a GoneError when that version was compacted away, throws other errors when the stream
+ * breaks, and ends without an error when `signal` aborts.
  */
 export interface ListerWatcher {
   /** For log lines, e.g. "sessions". */
