@@ -193,3 +193,16 @@ test('a server cutting the connection mid-line is an error, not a truncated even
   });
   assert.deepEqual(seen, ['ADDED']);
 });
+
+test('a list that gets no answer in time fails with a clear error and closes its connection', async (t) => {
+  let closed = false;
+  const { baseUrl } = await serve(t, (req) => void req.socket.on('close', () => (closed = true))); // never answers
+  await assert.rejects(httpListerWatcher({ baseUrl, path: '/w', listTimeoutMs: 50 }).list(), /list \/w: no complete answer within 50 ms/);
+  while (!closed) await delay(5);
+});
+
+test('a list body that is not JSON is a clear error', async (t) => {
+  const { baseUrl } = await serve(t, (_req, res) => void res.end('<html>proxy error</html>'));
+  await assert.rejects(httpListerWatcher({ baseUrl, path: '/w' }).list(), /list \/w: response is not JSON/);
+  await assert.rejects(httpListerWatcher({ baseUrl: 'ftp://127.0.0.1', path: '/w' }).list(), /unsupported URL scheme/);
+});

@@ -40,14 +40,20 @@ export function httpListerWatcher(options: HttpListerWatcherOptions): ListerWatc
 
     async list(): Promise<ListResult> {
       const what = `list ${options.path}`;
-      const res = await get(url({}), headers, AbortSignal.timeout(options.listTimeoutMs ?? 60_000));
-      if (res.statusCode !== 200) throw await httpError(res, what);
+      const timeoutMs = options.listTimeoutMs ?? 60_000;
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), timeoutMs);
       let body: { items?: unknown; metadata?: { resourceVersion?: unknown } };
       try {
+        const res = await get(url({}), headers, deadline.signal);
+        if (res.statusCode !== 200) throw await httpError(res, what);
         body = JSON.parse(await readText(res)) as typeof body;
       } catch (err) {
+        if (deadline.signal.aborted) throw new Error(`${what}: no complete answer within ${timeoutMs} ms`);
         if (err instanceof SyntaxError) throw new WatchError(`${what}: response is not JSON`);
         throw err;
+      } finally {
+        clearTimeout(timer);
       }
       const rv = body?.metadata?.resourceVersion;
       if (!Array.isArray(body?.items) || typeof rv !== 'string') {
