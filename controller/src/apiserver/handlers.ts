@@ -270,6 +270,7 @@ export function resourceRouter(o: ResourceRouterOptions): Router {
         sinceResourceVersion: since,
         // Unset resourceVersion means "current state first", unless sendInitialEvents=false.
         sendInitialEvents: since === undefined ? sendInitial !== false : sendInitial === true,
+        initialEventsEnd: sendInitial === true,
         labels: parseLabelSelector(query(req, 'labelSelector')),
         fields: parseFieldSelector(query(req, 'fieldSelector')),
         bookmarks,

@@ -21,6 +21,8 @@ export interface WatchRequest {
   sinceResourceVersion?: number;
   /** With sinceResourceVersion: still send the current state first (sendInitialEvents=true). */
   sendInitialEvents: boolean;
+  /** sendInitialEvents=true was asked for: mark the end of the initial state with a bookmark. */
+  initialEventsEnd: boolean;
   labels: Selector;
   fields: FieldRequirement[];
   bookmarks: boolean;
@@ -157,7 +159,7 @@ export function serveWatch(
         if (filtered) matched.set(`${o.metadata.namespace ?? ''}/${o.metadata.name}`, m);
         if (m) emit(frame('ADDED', o));
       }
-      if (w.sendInitialEvents && w.bookmarks) emit(bookmark(list.resourceVersion, true));
+      if (w.initialEventsEnd && w.bookmarks) emit(bookmark(list.resourceVersion, true));
       storeWatch = store.watch({ resource: def.plural, namespace: w.namespace, sinceResourceVersion: list.resourceVersion }, onEvent);
     } else {
       storeWatch = store.watch({ resource: def.plural, namespace: w.namespace, sinceResourceVersion: w.sinceResourceVersion }, onEvent);
