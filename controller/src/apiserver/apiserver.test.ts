@@ -544,6 +544,9 @@ ${extra}`;
       const one = await s.req('GET', `/apis/${GV}/namespaces/sel/sessions?fieldSelector=metadata.name%3Dsel-1&includeObject=Object`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
       assert.equal(one.body.rows.length, 1);
       assert.equal(one.body.rows[0].object.kind, 'Session');
+      const single = await s.req('GET', `/apis/${GV}/namespaces/sel/sessions/sel-2`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+      assert.equal(single.body.kind, 'Table');
+      assert.deepEqual(single.body.rows.map((row: { cells: unknown[] }) => row.cells[0]), ['sel-2']);
     });
   });
 

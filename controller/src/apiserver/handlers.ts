@@ -154,8 +154,14 @@ export function resourceRouter(o: ResourceRouterOptions): Router {
     }
     const sub: Subresource = t.sub === 'status' ? 'status' : '';
     switch (method) {
-      case 'GET':
-        return sendObject(req, res, 200, reg.get(t.namespace, t.name));
+      case 'GET': {
+        const obj = reg.get(t.namespace, t.name);
+        // kubectl get NAME asks for a Table too.
+        if (!sub && wantsTable(req.headers.accept)) {
+          return sendObject(req, res, 200, toTable(t.def, [obj], { resourceVersion: obj.metadata.resourceVersion }, includeObject(req)));
+        }
+        return sendObject(req, res, 200, obj);
+      }
       case 'PUT': {
         const opts = writeOptions(req);
         const obj = reg.update(t.namespace, t.name, decodeObject(req), sub, opts);

@@ -103,6 +103,8 @@ describe('kubectl over HTTPS with a token', { skip: !hasKubectl && 'kubectl not 
     r = await k.run(['get', 'sessions']);
     assert.match(r.stdout, /^NAME\s+PHASE\s+IMAGE\s+AGE\n/);
     assert.match(r.stdout, /\nk1\s+base\s+\d+s\n/);
+    r = await k.run(['get', 'session', 'k1']);
+    assert.match(r.stdout, /^NAME\s+PHASE\s+IMAGE\s+AGE\nk1\s+base\s+\d+s\n$/);
     r = await k.run(['get', 'ses', '-o', 'wide']);
     assert.match(r.stdout, /^NAME\s+PHASE\s+IMAGE\s+AGE\s+NETWORK/);
     assert.match(r.stdout, /k1\s+base\s+\d+s\s+none/);
