@@ -167,7 +167,8 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       if (!config.api_key && !isLoopbackHost(host)) {
         return Promise.reject(new Error(`refusing to listen on ${listen} without an api_key: an open API is allowed only on a loopback address`));
       }
-      const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : http.createServer(app);
+      // noDelay: small responses and watch lines go out at once instead of waiting on Nagle.
+      const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, app) : http.createServer({ noDelay: true }, app);
       server.keepAliveTimeout = 65_000;
       // Watches are long-lived; no request timeout (they end by timeoutSeconds or the client).
       server.requestTimeout = 0;
