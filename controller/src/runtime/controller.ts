@@ -92,9 +92,10 @@ export class Controller {
     this.#workers = options.workers ?? 1;
     this.#log = options.logger ?? silentLogger;
     this.#syncTimeoutMs = options.syncTimeoutMs;
-    const queueOptions = { name: options.name, onHandlerError: (key: string, err: unknown) => this.#log.error(`${this.name}: ${key}: ${errorMessage(err)}`) };
     this.queue = new WorkQueue({
-      ...queueOptions,
+      name: options.name,
+      // #reconcileOne catches everything; reaching this is a bug in the runtime itself.
+      onHandlerError: (key, err) => this.#log.error(`controller ${this.name}: ${key}: ${errorMessage(err)}`),
       ...(options.baseDelayMs !== undefined && { baseDelayMs: options.baseDelayMs }),
       ...(options.maxDelayMs !== undefined && { maxDelayMs: options.maxDelayMs }),
     });

@@ -53,10 +53,8 @@ export class Informer {
   #resyncTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  /** Lists performed (1 + one per 410 / failed list); for tests and logs. */
-  lists = 0;
-  /** Watches opened. */
-  watches = 0;
+  #lists = 0;
+  #watches = 0;
 
   constructor(options: InformerOptions) {
     this.#lw = options.listerWatcher;
@@ -149,6 +147,16 @@ export class Informer {
     return this.#cache.size;
   }
 
+  /** Lists attempted (1 + one per 410 or failed list); for tests and logs. */
+  get lists(): number {
+    return this.#lists;
+  }
+
+  /** Watches attempted. */
+  get watches(): number {
+    return this.#watches;
+  }
+
   /** The newest resourceVersion applied to the cache (from a list, an event or a bookmark). */
   get resourceVersion(): string {
     return this.#resourceVersion;
@@ -162,13 +170,13 @@ export class Informer {
       let progressed = false;
       try {
         if (needList) {
-          this.lists++;
+          this.#lists++;
           const { items, resourceVersion } = await this.#lw.list();
           if (signal.aborted) return;
           this.#replace(items, resourceVersion);
           needList = false;
         }
-        this.watches++;
+        this.#watches++;
         const started = Date.now();
         for await (const event of this.#lw.watch(this.#resourceVersion, signal)) {
           if (signal.aborted) return;
