@@ -1,0 +1,210 @@
+// `npm run bench:api`: creates/s, gets/s, list latency and watch delivery latency of the API
+// server with 10,000 objects stored. The server is the real `sandkasten` daemon in a child
+// process; the load generator (this process) shares the same cores, over keep-alive HTTP.
+// Side by side, the same generator against the daemon's /healthz gives the HTTP floor.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const TOKEN = 'bench-key';
+const NS = 'bench';
+const BIN = fileURLToPath(new URL('../bin/sandkasten.js', import.meta.url));
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+let port = 0;
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function session(name: string): object {
+  return {
+    apiVersion: 'sandkasten.dev/v1',
+    kind: 'Session',
+    metadata: { name, namespace: NS, labels: { bench: 'yes', shard: String(name.length % 7) } },
+    spec: { image: 'base', ttlSeconds: 600 },
+  };
+}
+
+/** Runs `total` calls of `op(i)` with CONCURRENCY in flight; returns calls per second. */
+async function drive(total: number, op: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (next < total) await op(next++);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  return total / s;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function expect(r: Reply, code: number, what: string): void {
+  if (r.status !== code) throw new Error(`${what}: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startDaemon(dir: string): Promise<ChildProcess> {
+  port = await freePort();
+  const cfg = join(dir, 'sandkasten.yaml');
+  writeFileSync(cfg, `listen: "127.0.0.1:${port}"\napi_key: "${TOKEN}"\ndata_dir: "${join(dir, 'data')}"\n`);
+  const child = spawn(process.execPath, [BIN, '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await request('GET', '/readyz')).status === 200) return child;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('daemon did not become ready');
+}
+
+async function watchLatency(samples: number): Promise<number[]> {
+  const base = `/apis/sandkasten.dev/v1/namespaces/${NS}/sessions`;
+  const start = await request('GET', `${base}?limit=1`);
+  const rv = (JSON.parse(start.body) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+  const pending = new Map<string, bigint>();
+  const latencies: number[] = [];
+  let waiter: (() => void) | undefined;
+  const watchAgent = new http.Agent({ keepAlive: false });
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    path: `${base}?watch=1&resourceVersion=${rv}`,
+    agent: watchAgent,
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  const ready = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve);
+    req.on('error', reject);
+  });
+  req.end();
+  const res = await ready;
+  let buf = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    const now = process.hrtime.bigint();
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const ev = JSON.parse(line) as { object: { metadata: { name: string } } };
+      const t = pending.get(ev.object.metadata.name);
+      if (t !== undefined) {
+        pending.delete(ev.object.metadata.name);
+        latencies.push(Number(now - t) / 1e6);
+        waiter?.();
+      }
+    }
+  });
+  // One write at a time: the latency is from sending the write to the event's arrival,
+  // so it includes the write itself; the write's own round trip is reported beside it.
+  for (let i = 0; i < samples; i++) {
+    const name = `watch-${i}`;
+    const got = new Promise<void>((r) => (waiter = r));
+    pending.set(name, process.hrtime.bigint());
+    expect(await request('POST', base, session(name)), 201, 'watch create');
+    await got;
+  }
+  req.destroy();
+  return latencies.sort((a, b) => a - b);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sk-bench-api-'));
+  const daemon = await startDaemon(dir);
+  try {
+    const base = `/apis/sandkasten.dev/v1/namespaces/${NS}/sessions`;
+    const floor = await drive(20_000, async () => expect(await request('GET', '/healthz'), 200, 'healthz'));
+    const creates = await drive(OBJECTS, async (i) => expect(await request('POST', base, session(`s-${i}`)), 201, 'create'));
+    const gets = await drive(30_000, async (i) => expect(await request('GET', `${base}/s-${(i * 7919) % OBJECTS}`), 200, 'get'));
+    const listMs: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await request('GET', base);
+      expect(r, 200, 'list');
+      listMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (i === 0 && (JSON.parse(r.body) as { items: unknown[] }).items.length !== OBJECTS) throw new Error('list: wrong item count');
+    }
+    listMs.sort((a, b) => a - b);
+    const selMs: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = process.hrtime.bigint();
+      expect(await request('GET', `${base}?labelSelector=shard%3D3`), 200, 'list selector');
+      selMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    selMs.sort((a, b) => a - b);
+    const watch = await watchLatency(1_000);
+
+    const f = (n: number) => n.toFixed(n < 10 ? 2 : 0);
+    console.log(`API server benchmark — ${OBJECTS} objects, ${CONCURRENCY} keep-alive connections, load generator on the same host`);
+    console.log('');
+    console.log('| measure                               | figure         | target   |');
+    console.log('|---------------------------------------|----------------|----------|');
+    console.log(`| HTTP floor: GET /healthz               | ${f(floor).padStart(8)} req/s | –        |`);
+    console.log(`| create (POST Session)                 | ${f(creates).padStart(8)} /s     | ≥ 3,000  |`);
+    console.log(`| get (GET Session)                     | ${f(gets).padStart(8)} /s     | ≥ 8,000  |`);
+    console.log(`| list ${OBJECTS} objects p50 / p99          | ${f(percentile(listMs, 50))} / ${f(percentile(listMs, 99))} ms | –        |`);
+    console.log(`| list with labelSelector p50 / p99     | ${f(percentile(selMs, 50))} / ${f(percentile(selMs, 99))} ms | –        |`);
+    console.log(`| watch delivery (write→event) p50/p99  | ${f(percentile(watch, 50))} / ${f(percentile(watch, 99))} ms | p99 < 5  |`);
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+    agent.destroy();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench:api failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
