@@ -24,7 +24,7 @@ static const struct {
   const char *name, *target;
 } links[] = {
     {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
+    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}, {"core", "/proc/kcore"},
 };
 
 static int bind_device(int devfd, const char *name, sk_error_t *err) {

@@ -1,5 +1,5 @@
 /* mask_paths: linux.maskedPaths (an empty read-only tmpfs over directories, /dev/null over
- * files) and linux.readonlyPaths (a recursive read-only bind of the path onto itself). Paths
+ * files, read-only too) and linux.readonlyPaths (a recursive read-only bind of the path onto itself). Paths
  * that do not exist in the container are skipped, as runc does. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +30,13 @@ static int mask_one(sk_init_ctx_t *ctx, const char *path, sk_error_t *err) {
   if (S_ISDIR(st.st_mode))
     return mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555", path, err);
   sk_fdpath_t null = fd_path(ctx->devnull_fd);
-  return mount_on_fd(null.p, fd, NULL, MS_BIND, NULL, path, err);
+  if (mount_on_fd(null.p, fd, NULL, MS_BIND, NULL, path, err) < 0)
+    return -1;
+  cleanup_close int top = open_in_root(ctx->rootfd, path, O_PATH, err);
+  if (top < 0)
+    return -1;
+  /* Not nodev: the mask is a device node, and reading it must give EOF, not EACCES. */
+  return mount_set_flags(top, MS_RDONLY | MS_NOSUID | MS_NOEXEC, 0, 0, false, path, err);
 }
 
 static int readonly_one(sk_init_ctx_t *ctx, const char *path, sk_error_t *err) {

@@ -161,7 +161,7 @@ describe('isolation', { skip }, () => {
   test('default devices exist and nothing else', () => {
     const out = run({ args: ['/bin/sh', '-c', 'ls -A /dev | tr "\\n" " "; echo; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok'] });
     const [devs, zero, nul] = out.split('\n');
-    assert.deepEqual(devs!.trim().split(' ').sort(), ['fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
+    assert.deepEqual(devs!.trim().split(' ').sort(), ['core', 'fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
     assert.equal(zero!.trim(), '4');
     assert.equal(nul, 'null-ok');
   });
