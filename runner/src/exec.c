@@ -1,7 +1,8 @@
 /* exec and signal: commands through the persistent shell (shell.c holds the PTY).
  *
  * One exec at a time — the shell has one terminal; a second exec while one runs is refused
- * with BUSY, never queued or interleaved. On timeout (or a CANCEL, or the client hanging up)
+ * with BUSY, never interleaved. The one exception: an exec whose client hung up is being
+ * interrupted and nobody waits for it, so one new exec may wait for it to end. On timeout (or a CANCEL, or the client hanging up)
  * the foreground job gets SIGINT, then SIGKILL after the kill grace; if the shell itself is
  * what runs (a builtin loop that traps SIGINT) the shell is killed and replaced. The result's
  * exitCode is the shell's $? (130 after SIGINT, 137 after SIGKILL); timedOut says why. */
@@ -31,14 +32,37 @@ static void exec_free(struct exec *e) {
   free(e);
 }
 
+static void exec_send(struct runner *r, struct exec *e);
+static void exec_fail(struct runner *r, struct exec *e, sk_error_t *err);
+
+/* Hands the shell to the exec that waited behind an abandoned one. */
+static void exec_promote(struct runner *r) {
+  struct exec *e = r->exec_waiting;
+  if (e == NULL || r->exec != NULL)
+    return;
+  r->exec_waiting = NULL;
+  r->exec = e;
+  sk_error_t err;
+  if (r->shell.state == SHELL_IDLE)
+    exec_send(r, e);
+  else if (r->shell.state == SHELL_FAILED && shell_start(r, &err) < 0)
+    exec_fail(r, e, &err);
+  /* DOWN or STARTING: exec_shell_ready sends it */
+}
+
 /* Detaches the exec from the runner and its connection; the caller has sent the final frame. */
 static void exec_end(struct runner *r, struct exec *e) {
-  r->exec = NULL;
-  shell_pause_output(r, false);
   struct conn *c = e->conn;
+  if (r->exec == e) {
+    r->exec = NULL;
+    shell_pause_output(r, false);
+  } else if (r->exec_waiting == e) {
+    r->exec_waiting = NULL;
+  }
   exec_free(e);
   if (c != NULL)
     conn_op_done(r, c);
+  exec_promote(r);
 }
 
 static void exec_fail(struct runner *r, struct exec *e, sk_error_t *err) {
@@ -63,7 +87,11 @@ static void exec_send(struct runner *r, struct exec *e) {
 
 void exec_begin(struct runner *r, struct conn *c, struct sk_req *req) {
   sk_error_t err;
-  if (r->exec != NULL) {
+  /* Its client may have hung up a moment ago, unseen yet: then it is abandoned. */
+  if (r->exec != NULL && r->exec->conn != NULL)
+    conn_hung_up(r, r->exec->conn);
+  bool behind_abandoned = r->exec != NULL && r->exec->conn == NULL && r->exec_waiting == NULL;
+  if (r->exec != NULL && !behind_abandoned) {
     sk_error_code(&err, "BUSY", "another exec is running (for %llu ms); execs are not queued: wait for it, or cancel it",
                   (unsigned long long)((now_ns() - r->exec->start_ns) / 1000000));
     conn_send_error(r, c, &err);
@@ -75,10 +103,14 @@ void exec_begin(struct runner *r, struct conn *c, struct sk_req *req) {
   e->command_len = req->command_len;
   e->start_ns = now_ns();
   e->deadline_ns = req->timeout_ms ? e->start_ns + MS_NS(req->timeout_ms) : 0;
-  r->exec = e;
   r->exec_count++;
   c->op = &exec_ops;
   c->op_data = e;
+  if (behind_abandoned) {
+    r->exec_waiting = e;
+    return;
+  }
+  r->exec = e;
   switch (r->shell.state) {
   case SHELL_IDLE:
     exec_send(r, e);
@@ -215,14 +247,20 @@ static void exec_interrupt(struct runner *r, struct exec *e) {
 
 uint64_t exec_next_deadline(struct runner *r) {
   struct exec *e = r->exec;
-  if (e == NULL)
-    return 0;
-  if (e->stage == 0)
-    return e->deadline_ns;
-  return e->escalate_at;
+  uint64_t d = e == NULL ? 0 : e->stage == 0 ? e->deadline_ns : e->escalate_at;
+  struct exec *w = r->exec_waiting;
+  if (w != NULL && w->deadline_ns != 0 && (d == 0 || w->deadline_ns < d))
+    d = w->deadline_ns;
+  return d;
 }
 
 void exec_timers(struct runner *r, uint64_t now) {
+  struct exec *w = r->exec_waiting;
+  if (w != NULL && w->deadline_ns != 0 && now >= w->deadline_ns) {
+    sk_error_t err;
+    sk_error_code(&err, "BUSY", "the previous exec, abandoned by its client, was still being interrupted at the timeout");
+    exec_fail(r, w, &err);
+  }
   struct exec *e = r->exec;
   if (e == NULL)
     return;
@@ -265,12 +303,11 @@ static void exec_drained(struct runner *r, struct conn *c) {
 static void exec_abort(struct runner *r, struct conn *c) {
   struct exec *e = c->op_data;
   e->conn = NULL;
-  shell_pause_output(r, false);
   if (!e->sent) {
-    r->exec = NULL;
-    exec_free(e);
+    exec_end(r, e);
     return;
   }
+  shell_pause_output(r, false);
   e->cancelled = !e->timed_out;
   exec_interrupt(r, e);
 }

@@ -107,6 +107,7 @@ struct runner {
   uint64_t next_conn_id;
   struct shell shell;
   struct exec *exec; /* the exec owning the shell (running or waiting for it to start) */
+  struct exec *exec_waiting; /* one exec waiting for an abandoned exec to be interrupted */
   struct run *runs;
   char *cwd; /* the runner's working directory: the shell's and runs' default */
   char **env;    /* environment for the shell and runs */
@@ -143,6 +144,9 @@ void conn_flush(struct runner *r, struct conn *c);
 void conn_op_done(struct runner *r, struct conn *c);
 void conn_set_input_paused(struct runner *r, struct conn *c, bool paused);
 void conn_close(struct runner *r, struct conn *c);
+/* True if the client has hung up (the connection is then closed): a hang-up may be pending
+ * behind events we have not processed yet. */
+bool conn_hung_up(struct runner *r, struct conn *c);
 
 /* reaper.c */
 int reaper_setup(struct runner *r, sk_error_t *err);

@@ -2,6 +2,7 @@
  * shell's PTY and the pipes of one-shot processes. Connections carry one operation at a time;
  * concurrency comes from concurrent connections. */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -124,6 +125,17 @@ void conn_send_error(struct runner *r, struct conn *c, const sk_error_t *err) {
   sk_json_obj_end(&j);
   conn_send_buf(r, c, SK_RES_ERROR, &b);
   sk_buf_free(&b);
+}
+
+bool conn_hung_up(struct runner *r, struct conn *c) {
+  if (c->closing)
+    return true;
+  struct pollfd p = {.fd = c->w.fd, .events = POLLRDHUP};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+    conn_close(r, c);
+    return true;
+  }
+  return false;
 }
 
 void conn_op_done(struct runner *r, struct conn *c) {

@@ -420,12 +420,13 @@ static void shell_restart(struct runner *r) {
 static void shell_finish_death(struct runner *r) {
   struct shell *sh = &r->shell;
   sh->settle_deadline = 0;
-  if (r->exec != NULL) {
+  if (r->exec != NULL)
     scan_flush(r);
-    exec_shell_died(r, sh->exit_status);
-  }
   pty_close(r);
-  shell_restart(r);
+  if (r->exec != NULL)
+    exec_shell_died(r, sh->exit_status);
+  if (sh->state == SHELL_DOWN)
+    shell_restart(r);
 }
 
 static void master_event(struct runner *r, struct sk_watch *w, uint32_t events) {
