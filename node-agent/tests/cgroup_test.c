@@ -104,6 +104,12 @@ static bool word_in(const char *list, const char *word) {
   return false;
 }
 
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void msleep(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
   nanosleep(&ts, NULL);
@@ -273,7 +279,9 @@ static void test_v1_limits_and_placement(void) {
                         .has_cpu_shares = true, .cpu_shares = 512, .has_pids_limit = true, .pids_limit = 16};
   kid_t k = spawn(fork_loop);
   sk_error_t err = {0};
+  double t0 = now_ms();
   int r = cgroup_create(&cg, &res, k.pid, &err);
+  tap_note("v1 create (7 hierarchies, 4 limits, placement): %.2f ms", now_ms() - t0);
   tap_check(r == 0, "v1: create with memory, swap, cpu and pids limits", "%s", err.msg);
   const char *mem = mount_of("memory"), *cpu = mount_of("cpu"), *pids = mount_of("pids");
   tap_check(strcmp(slurp(mem, cg.path, "memory.limit_in_bytes"), "67108864") == 0 &&
@@ -332,7 +340,9 @@ static void test_v1_limits_and_placement(void) {
             "v1: update can lower memory and memory+swap together", "r=%d %s", r, r < 0 ? err.msg : "");
 
   /* destroy: 32 processes, one of them still forking on demand. */
+  t0 = now_ms();
   r = cgroup_destroy(&cg, &err);
+  tap_note("v1 destroy (kill 32 processes, remove 7 directories): %.2f ms", now_ms() - t0);
   int status = kid_reap(&k, 2000);
   tap_check(r == 0 && status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "v1: destroy kills every process",
             "r=%d %s status=%#x", r, r < 0 ? err.msg : "", status);
@@ -489,8 +499,10 @@ static void test_v2(const char *root) {
   r = cgroup_create(&cg, NULL, k.pid, &err);
   kid_go(&k);
   kid_result(&k);
+  double t0 = now_ms();
   if (r == 0)
     r = cgroup_destroy(&cg, &err);
+  tap_note("v2 destroy (cgroup.kill 4 processes, rmdir): %.2f ms", now_ms() - t0);
   status = kid_reap(&k, 2000);
   tap_check(r == 0 && status != -1 && !dir_exists(root, cg.path), "v2: destroy kills and removes the cgroup", "r=%d %s", r, err.msg);
   r = cgroup_destroy(&cg, &err);
