@@ -3,7 +3,9 @@
  * Output is TAP (tests/tap.h); exit status 1 when anything failed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -205,6 +207,64 @@ static uint64_t body_trap(void *arg) {
   (void)arg;
   syscall(SYS_getppid);
   return (uint64_t)trapped_nr;
+}
+
+/* ---- a classic BPF interpreter, to run the program on other architectures' syscalls -------- */
+
+/* Runs prog on a synthetic seccomp_data; returns the action, or 0xdeadbeef on a malformed
+ * program (a jump out of range, an instruction the compiler should never emit). */
+static uint32_t simulate(const struct sock_fprog *prog, uint32_t arch, int nr, const uint64_t args[6]) {
+  struct seccomp_data d = {.nr = nr, .arch = arch};
+  for (int i = 0; i < 6; i++)
+    d.args[i] = args ? args[i] : 0;
+  uint32_t a = 0;
+  for (size_t pc = 0; pc < prog->len; pc++) {
+    const struct sock_filter *f = &prog->filter[pc];
+    switch (f->code) {
+    case BPF_LD | BPF_W | BPF_ABS:
+      if (f->k + 4 > sizeof d)
+        return 0xdeadbeef;
+      memcpy(&a, (const char *)&d + f->k, 4);
+      break;
+    case BPF_ALU | BPF_AND | BPF_K: a &= f->k; break;
+    case BPF_JMP | BPF_JA: pc += f->k; break;
+    case BPF_JMP | BPF_JEQ | BPF_K: pc += a == f->k ? f->jt : f->jf; break;
+    case BPF_JMP | BPF_JGT | BPF_K: pc += a > f->k ? f->jt : f->jf; break;
+    case BPF_JMP | BPF_JGE | BPF_K: pc += a >= f->k ? f->jt : f->jf; break;
+    case BPF_RET | BPF_K: return f->k;
+    default: return 0xdeadbeef;
+    }
+  }
+  return 0xdeadbeef;
+}
+
+#define AARCH64_GETPPID 173 /* asm-generic/unistd.h */
+#define AARCH64_LSEEK 62
+
+/* aarch64 cannot run here; the same program is run in the interpreter instead. */
+static void test_aarch64_simulated(void) {
+  static char *archs[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", NULL};
+  sk_scmp_arg_t a = {.index = 1, .value = 0x100000005ull, .op = SK_SCMP_CMP_EQ};
+  sk_scmp_rule_t r[] = {rule(N_GETPPID, SK_SCMP_ACT_ERRNO, EXDEV),
+                        {.names = N_LSEEK, .action = SK_SCMP_ACT_KILL_PROCESS, .args = &a, .n_args = 1}};
+  sk_seccomp_t sc = profile(SK_SCMP_ACT_ALLOW, archs, r, 2);
+  outcome_t o = run(&sc, NULL, NULL);
+  if (!tap_check(o.compiled, "aarch64 listed: compiles", "%s", o.err.msg))
+    return;
+  uint64_t hit[6] = {0, 0x100000005ull}, miss[6] = {0, 5};
+  uint32_t getppid = simulate(&o.prog, AUDIT_ARCH_AARCH64, AARCH64_GETPPID, NULL);
+  uint32_t other = simulate(&o.prog, AUDIT_ARCH_AARCH64, SYS_getppid /* an x86_64 number: another call on aarch64 */, NULL);
+  tap_check(getppid == (SECCOMP_RET_ERRNO | EXDEV) && other == SECCOMP_RET_ALLOW, "aarch64 (simulated): rules use aarch64 numbers",
+            "getppid %#x, nr 110 %#x", getppid, other);
+  uint32_t h = simulate(&o.prog, AUDIT_ARCH_AARCH64, AARCH64_LSEEK, hit), m = simulate(&o.prog, AUDIT_ARCH_AARCH64, AARCH64_LSEEK, miss);
+  tap_check(h == SECCOMP_RET_KILL_PROCESS && m == SECCOMP_RET_ALLOW, "aarch64 (simulated): 64-bit argument conditions", "hit %#x miss %#x", h,
+            m);
+  uint32_t arm = simulate(&o.prog, AUDIT_ARCH_ARM, 20, NULL), ppc = simulate(&o.prog, AUDIT_ARCH_PPC64LE, 20, NULL);
+  tap_check(arm == SECCOMP_RET_KILL_PROCESS && ppc == SECCOMP_RET_KILL_PROCESS,
+            "arm (listed, no table) and an unlisted architecture are killed", "arm %#x ppc64le %#x", arm, ppc);
+  uint32_t x32 = simulate(&o.prog, AUDIT_ARCH_X86_64, (int)(X32_BIT | SYS_getpid), NULL);
+  tap_check(x32 == SECCOMP_RET_KILL_PROCESS, "x32 numbers under the x86_64 arch are killed when x32 is not listed", "%#x", x32);
+  outcome_free(&o);
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
@@ -506,6 +566,7 @@ int main(void) {
 #if defined(__x86_64__)
   test_foreign_abis();
 #endif
+  test_aarch64_simulated();
   test_far_jumps(devnull);
   test_large_allowlist();
   test_too_long();
