@@ -1,8 +1,10 @@
 // One error type for the API (after hono's HTTPException): handlers throw ApiError, and a single
 // error middleware turns it — or anything else that escaped — into a Kubernetes `Status` body.
 
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
-import type { Logger } from './logger.js';
+import { logEnabled, type Logger } from './logger.js';
+import { sendJson } from './reply.js';
 
 export interface StatusCause {
   reason: string;
@@ -136,26 +138,27 @@ function fromHttpError(err: { type?: string; status?: number; statusCode?: numbe
   return undefined;
 }
 
-export function sendStatus(res: import('express').Response, e: ApiError): void {
+export function sendStatus(res: ServerResponse, e: ApiError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.status(e.status).type('application/json').send(JSON.stringify(e.toStatus()));
+  sendJson(res, e.status, e.toStatus());
+}
+
+/** Any thrown value as an ApiError; what is not one is logged (with its stack) and becomes a 500. */
+export function toApiError(err: unknown, logger: Logger, method: string | undefined, url: string | undefined): ApiError {
+  let e: ApiError | undefined = err instanceof ApiError ? err : undefined;
+  if (!e && err && typeof err === 'object') e = fromHttpError(err as Record<string, never>);
+  if (!e) {
+    logger.error(`${method} ${url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return errors.internal();
+  }
+  if (e.status >= 500) logger.error(`${method} ${url} => ${e.status} ${e.message}`);
+  else if (logEnabled(logger, 'debug')) logger.debug(`${method} ${url} => ${e.status} ${e.reason}: ${e.message}`);
+  return e;
 }
 
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, _next) => {
-    let e: ApiError | undefined = err instanceof ApiError ? err : undefined;
-    if (!e && err && typeof err === 'object') e = fromHttpError(err as Record<string, never>);
-    if (!e) {
-      logger.error(`${req.method} ${req.originalUrl} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      e = errors.internal();
-    } else if (e.status >= 500) {
-      logger.error(`${req.method} ${req.originalUrl} => ${e.status} ${e.message}`);
-    } else {
-      logger.debug(`${req.method} ${req.originalUrl} => ${e.status} ${e.reason}: ${e.message}`);
-    }
-    sendStatus(res, e);
-  };
+  return (err: unknown, req, res, _next) => sendStatus(res, toApiError(err, logger, req.method, req.originalUrl));
 }

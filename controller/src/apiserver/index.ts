@@ -1,12 +1,12 @@
 // The API server: sandkasten.dev/v1 resources over a Store, as stock Kubernetes clients expect.
 
-export { createApiServer, DEFAULT_MAX_BODY_BYTES } from './server.js';
+export { createApiServer, DEFAULT_MAX_BODY_BYTES, KEEP_ALIVE_TIMEOUT_MS } from './server.js';
 export type { ApiServer, ApiServerConfig, ApiServerOptions } from './server.js';
 export { ApiError, errors, errorMiddleware } from './errors.js';
 export type { Status, StatusCause, StatusDetails } from './errors.js';
-export { createLogger, silentLogger, isLogLevel } from './logger.js';
+export { createLogger, silentLogger, isLogLevel, logEnabled } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
-export { bearerAuth, isLoopbackHost, parseListen } from './auth.js';
+export { bearerCheck, isLoopbackHost, parseListen } from './auth.js';
 export { parseLabelSelector, matchesLabels, parseFieldSelector, matchesFields } from './selectors.js';
 export type { Selector, Requirement, FieldRequirement } from './selectors.js';
 export { mergePatch, applyMerge, applyJsonPatch, deepEqual } from './merge.js';

@@ -104,9 +104,13 @@ export class Registry {
     return errors.invalid(this.def.kind, this.def.group, name, causes);
   }
 
+  notFound(name: string): ApiError {
+    return errors.notFound(this.target(name));
+  }
+
   get(namespace: string, name: string): StoredObject {
     const obj = this.store.get(this.key(namespace, name));
-    if (!obj) throw errors.notFound(this.target(name));
+    if (!obj) throw this.notFound(name);
     return obj;
   }
 
@@ -306,7 +310,7 @@ export class Registry {
   }
 
   private writeFailure(reason: string, name: string): ApiError {
-    if (reason === 'NotFound') return errors.notFound(this.target(name));
+    if (reason === 'NotFound') return this.notFound(name);
     if (reason === 'AlreadyExists') return errors.alreadyExists(this.target(name));
     return errors.conflict(this.target(name), 'the object has been modified; please apply your changes to the latest version and try again');
   }
@@ -330,7 +334,7 @@ export class Registry {
     for (const k of SERVER_META) delete meta[k];
     const cur = this.store.get(this.key(namespace, name));
     if (sub === 'status') {
-      if (!cur) throw errors.notFound(this.target(name));
+      if (!cur) throw this.notFound(name);
       const merged = mergePatch(cur, { status: cfg.status ?? null }) as JsonObject;
       const expected = rv !== undefined && rv !== '' ? parseResourceVersion(rv) : undefined;
       return { object: this.commit(cur, this.prepare(cur, merged, 'status'), expected, opts), created: false };

@@ -4,11 +4,12 @@
 // repeated between them. Label/field-filtered watches turn "stopped matching" into DELETED and
 // "started matching" into ADDED, as the Kubernetes apiserver does.
 
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Store, StoreEvent, StoredObject, Watch } from '../store/types.js';
 import { ExpiredError } from '../store/types.js';
-import { ApiError, errors } from './errors.js';
+import { errors } from './errors.js';
 import type { Logger } from './logger.js';
+import type { ApiRequest } from './request.js';
 import type { ResourceDef } from './resources.js';
 import { matchesFields, matchesLabels, type FieldRequirement, type Selector } from './selectors.js';
 import { rowOf, columnDefinitions, type IncludeObject } from './table.js';
@@ -57,8 +58,8 @@ export class WatchHub {
 type Matched = Map<string, boolean>;
 
 export function serveWatch(
-  req: Request,
-  res: Response,
+  call: ApiRequest,
+  res: ServerResponse,
   store: Store,
   w: WatchRequest,
   hub: WatchHub,
@@ -124,7 +125,7 @@ export function serveWatch(
     }
     res.write(line);
     if (res.writableLength > limits.maxBufferedBytes) {
-      logger.warn(`watch ${req.originalUrl}: client too slow (${res.writableLength} bytes unread), closing`);
+      logger.warn(`watch ${call.url}: client too slow (${res.writableLength} bytes unread), closing`);
       const status = errors.expired('the watch was closed because the client did not keep up; re-list and watch again').toStatus();
       finish(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
     }
@@ -167,11 +168,11 @@ export function serveWatch(
   } catch (e) {
     closed = true;
     if (e instanceof ExpiredError) throw errors.expired(e.message);
-    throw e instanceof ApiError ? e : e;
+    throw e;
   }
 
   unregister = hub.add(() => finish());
-  res.status(200);
+  res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Cache-Control', 'no-cache, private');
   res.setHeader('X-Accel-Buffering', 'no');
@@ -180,7 +181,7 @@ export function serveWatch(
   streaming = true;
   for (const line of pending.splice(0)) emit(line);
 
-  req.on('close', () => finish());
+  call.req.on('close', () => finish());
   res.on('close', () => finish());
   if (w.bookmarks) {
     const t = setInterval(() => emit(bookmark(store.currentResourceVersion())), limits.bookmarkIntervalMs);
