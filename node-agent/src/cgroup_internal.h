@@ -28,7 +28,7 @@ bool cg_key_value(const char *text, const char *key, long long *value);
 bool cg_has_word(const char *list, const char *word);
 
 /* ---- directories ---- */
-/* mkdir -p of root+path; *created tells whether the leaf is new. */
+/* mkdir -p of dir; *created tells whether the leaf is new. */
 int cg_mkdir(const char *dir, bool *created, sk_error_t *err);
 /* Appends the pids of dir/cgroup.procs and of every descendant cgroup to *pids. */
 int cg_collect_pids(const char *dir, pid_t **pids, size_t *n, sk_error_t *err);
