@@ -131,6 +131,8 @@ static int build_process(const exec_opts_t *o, sk_config_t *cfg, sk_error_t *err
     int c = cap_from_name(o->caps_add[i]);
     if (c < 0)
       return sk_error_set(err, EINVAL, "exec: --cap: unknown capability `%s`", o->caps_add[i]);
+    if (c == cap_from_name("CAP_MKNOD"))
+      return sk_error_set(err, EOPNOTSUPP, "exec: --cap CAP_MKNOD is not supported (no device cgroup)");
     p->caps.bounding |= 1ULL << c;
     p->caps.effective |= 1ULL << c;
     p->caps.permitted |= 1ULL << c;

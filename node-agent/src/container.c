@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -107,6 +108,7 @@ typedef struct create_run {
   struct sock_fprog prog;
   sk_init_ctx_t ctx;
   int sync[2];
+  int lock_fd;          /* flock on the state dir while we create: delete/start wait for us */
   create_guard_t gd;
   char bundle[PATH_MAX];
 } create_run_t;
@@ -139,6 +141,9 @@ static int make_state_dir(create_run_t *r, sk_error_t *err) {
   if (mkdir(dir, 0700) < 0)
     return errno == EEXIST ? sk_error_set(err, EEXIST, "container `%s` already exists", r->o->id) : sk_error_errno(err, "mkdir `%s`", dir);
   memcpy(r->gd.dir, dir, sizeof dir);
+  r->lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX) < 0)
+    return sk_error_errno(err, "lock `%s`", dir);
   if (r->o->start_now)
     return 0;
   cleanup_free char *fifo = xasprintf("%s/exec.fifo", dir);
@@ -169,6 +174,7 @@ static int spawn(create_run_t *r, sk_error_t *err) {
     return -1;
   if (pid == 0) {
     close(r->sync[0]);
+    close(r->lock_fd); /* the lock is the parent's; a copy here would hold it until exec */
     container_init(&r->ctx);
   }
   r->gd.pid = pid;
@@ -205,15 +211,13 @@ static int setup_from_parent(create_run_t *r, sk_error_t *err) {
   return sync_expect(r->sync[0], SK_SYNC_READY, "create", NULL, err);
 }
 
-static int record_state(create_run_t *r, sk_container_t *c, sk_error_t *err) {
-  sk_state_t *st = &c->state;
+/* The state is saved twice: without a pid before clone, so that a create killed half-way still
+ * names its cgroup for `delete --force`, and complete once the process is ready. */
+static int init_state(create_run_t *r, sk_state_t *st, sk_error_t *err) {
   memset(st, 0, sizeof *st);
   snprintf(st->id, sizeof st->id, "%s", r->o->id);
   memcpy(st->dir, r->gd.dir, sizeof st->dir);
   memcpy(st->bundle, r->bundle, sizeof st->bundle);
-  st->pid = r->gd.pid;
-  if (state_proc_start_time(st->pid, &st->start_time, NULL) < 0)
-    return sk_error_errno(err, "read the start time of pid %d", (int)st->pid);
   st->has_cgroup = true;
   st->cgroup = r->gd.cg;
   now_rfc3339(st->created, sizeof st->created);
@@ -222,6 +226,14 @@ static int record_state(create_run_t *r, sk_container_t *c, sk_error_t *err) {
     st->annotations[i].key = xstrdup(r->cfg.annotations[i].key);
     st->annotations[i].value = xstrdup(r->cfg.annotations[i].value);
   }
+  st->status = SK_STATUS_CREATING;
+  return state_save(st, err);
+}
+
+static int record_state(create_run_t *r, sk_state_t *st, sk_error_t *err) {
+  st->pid = r->gd.pid;
+  if (state_proc_start_time(st->pid, &st->start_time, NULL) < 0)
+    return sk_error_errno(err, "read the start time of pid %d", (int)st->pid);
   st->status = r->o->start_now ? SK_STATUS_RUNNING : SK_STATUS_CREATED;
   if (state_save(st, err) < 0)
     return -1;
@@ -243,6 +255,7 @@ static int start_now(create_run_t *r, sk_error_t *err) {
 
 static void create_run_free(create_run_t *r) {
   create_guard_release(&r->gd);
+  closep(&r->lock_fd);
   if (r->sync[0] >= 0)
     close(r->sync[0]);
   if (r->sync[1] >= 0)
@@ -254,18 +267,22 @@ static void create_run_free(create_run_t *r) {
 }
 
 int container_create(const sk_global_opts_t *g, const sk_create_opts_t *o, sk_container_t *c, sk_error_t *err) {
-  _cleanup_(create_run_free) create_run_t r = {.g = g, .o = o, .sync = {-1, -1}, .ctx = {.fifo_fd = -1}, .gd = {.pidfd = -1}};
+  _cleanup_(create_run_free) create_run_t r = {.g = g, .o = o, .sync = {-1, -1}, .lock_fd = -1, .ctx = {.fifo_fd = -1}, .gd = {.pidfd = -1}};
+  memset(&c->state, 0, sizeof c->state);
   c->pidfd = -1;
   if (state_check_id(o->id, err) < 0 || prepare(&r, err) < 0)
     return -1;
   r.gd.armed = true;
-  if (make_state_dir(&r, err) < 0 || spawn(&r, err) < 0)
-    return -1;
-  if (setup_from_parent(&r, err) < 0) {
-    explain_exit(&r.gd, err);
+  if (make_state_dir(&r, err) < 0 || init_state(&r, &c->state, err) < 0 || spawn(&r, err) < 0) {
+    state_free(&c->state);
     return -1;
   }
-  if (record_state(&r, c, err) < 0 || (o->start_now && start_now(&r, err) < 0)) {
+  if (setup_from_parent(&r, err) < 0) {
+    explain_exit(&r.gd, err);
+    state_free(&c->state);
+    return -1;
+  }
+  if (record_state(&r, &c->state, err) < 0 || (o->start_now && start_now(&r, err) < 0)) {
     state_free(&c->state);
     return -1;
   }

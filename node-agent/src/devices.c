@@ -52,14 +52,34 @@ static int make_device(int devfd, bool in_userns, size_t i, sk_error_t *err) {
   return 0;
 }
 
-int setup_devices(sk_init_ctx_t *ctx, sk_error_t *err) {
-  /* A /dev bind-mounted from the host already has its devices. */
-  for (size_t i = 0; i < ctx->cfg->n_mounts; i++)
-    if (strcmp(ctx->cfg->mounts[i].destination, "/dev") == 0 && ctx->cfg->mounts[i].kind == SK_MOUNT_BIND)
-      return 0;
-  cleanup_close int devpath = mkdir_in_root(ctx->rootfd, "/dev", 0755, err);
-  if (devpath < 0)
+/* The devices need a mount of their own: the root is nodev. Without a /dev mount in the config,
+ * a small tmpfs is put there. Returns 1 when /dev is bind-mounted from the host (nothing to do). */
+static int dev_mount(sk_init_ctx_t *ctx, int *devpath, sk_error_t *err) {
+  bool mounted = false;
+  for (size_t i = 0; i < ctx->cfg->n_mounts; i++) {
+    if (strcmp(ctx->cfg->mounts[i].destination, "/dev") != 0)
+      continue;
+    if (ctx->cfg->mounts[i].kind == SK_MOUNT_BIND)
+      return 1;
+    mounted = true;
+  }
+  *devpath = mkdir_in_root(ctx->rootfd, "/dev", 0755, err);
+  if (*devpath < 0)
     return -1;
+  if (mounted)
+    return 0;
+  if (mount_on_fd("tmpfs", *devpath, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k", "/dev", err) < 0)
+    return sk_error_wrap(err, "setup_devices");
+  close(*devpath);
+  *devpath = open_in_root(ctx->rootfd, "/dev", O_PATH | O_DIRECTORY, err);
+  return *devpath < 0 ? -1 : 0;
+}
+
+int setup_devices(sk_init_ctx_t *ctx, sk_error_t *err) {
+  cleanup_close int devpath = -1;
+  int r = dev_mount(ctx, &devpath, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0;
   cleanup_close int devfd = openat(devpath, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (devfd < 0)
     return sk_error_errno(err, "setup_devices: open /dev");

@@ -1,5 +1,5 @@
-/* setup_rootfs (private mount tree, the overlay or a bind of root.path), pivot_root, and the
- * final read-only remount of the root. */
+/* setup_rootfs (private mount tree, the overlay or a bind of root.path, always nodev), pivot_root,
+ * and the final read-only remount of the root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -20,7 +20,7 @@ static int mount_overlay(const sk_config_t *cfg, sk_error_t *err) {
     data = xasprintf("lowerdir=%s", o->lowerdirs);
   if (strlen(data) >= 4096)
     return sk_error_set(err, E2BIG, "setup_rootfs: overlay options longer than a page (too many or too long layer paths)");
-  if (mount("overlay", cfg->root_path, "overlay", 0, data) < 0)
+  if (mount("overlay", cfg->root_path, "overlay", MS_NODEV, data) < 0)
     return sk_error_errno(err, "setup_rootfs: mount overlay (%s) on `%s`", data, cfg->root_path);
   return 0;
 }
@@ -45,6 +45,10 @@ int setup_rootfs(sk_init_ctx_t *ctx, sk_error_t *err) {
   ctx->rootfd = open(cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (ctx->rootfd < 0)
     return sk_error_errno(err, "setup_rootfs: open `%s`", cfg->root_path);
+  /* There is no device cgroup: a device node that came with the image must stay unusable.
+   * The container's devices live on their own /dev mount (setup_devices). */
+  if (cfg->overlay.lowerdirs == NULL && mount_set_flags(ctx->rootfd, MS_NODEV, 0, 0, false, "/", err) < 0)
+    return sk_error_wrap(err, "setup_rootfs");
   ctx->devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
   if (ctx->devnull_fd < 0)
     return sk_error_errno(err, "setup_rootfs: open /dev/null");

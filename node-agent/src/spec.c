@@ -79,6 +79,10 @@ static int parse_caps(const sk_json_t *c, const char *where, sk_caps_t *caps, sk
       parse_cap_set(c, "inheritable", w, &caps->inheritable, err) < 0 || parse_cap_set(c, "permitted", w, &caps->permitted, err) < 0 ||
       parse_cap_set(c, "ambient", w, &caps->ambient, err) < 0)
     return -1;
+  /* Without a device cgroup, mknod is what would open the host's disks to the sandbox. */
+  uint64_t all = caps->bounding | caps->effective | caps->inheritable | caps->permitted | caps->ambient;
+  if (all & (1ULL << cap_from_name("CAP_MKNOD")))
+    return sk_error_set(err, EOPNOTSUPP, "config.json: `%s`: CAP_MKNOD is not supported (no device cgroup; the sandbox gets the default device set)", w);
   if ((caps->ambient & ~(caps->permitted & caps->inheritable)) != 0)
     return sk_error_set(err, EINVAL, "config.json: `%s.ambient` may only hold capabilities that are both permitted and inheritable", w);
   return 0;

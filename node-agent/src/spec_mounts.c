@@ -155,6 +155,8 @@ static int parse_mount(const sk_json_t *v, const char *w, const char *bundle, sk
   const char *data_keys = "";
   if (mount_kind(v, w, m, &data_keys, err) < 0 || parse_options(v, w, m, data_keys, err) < 0)
     return -1;
+  if (m->kind == SK_MOUNT_SYSFS && !(m->flags & MS_RDONLY))
+    return sk_error_set(err, EOPNOTSUPP, "config.json: `%s`: sysfs is only mounted read-only (add the `ro` option)", w);
   if (m->kind == SK_MOUNT_BIND) {
     if (source == NULL || source[0] == '\0')
       return sk_error_set(err, EINVAL, "config.json: `%s.source` is required for a bind mount", w);

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "json.h"
 #include "util.h"
 
 #define SK_OCI_VERSION "1.2.0"
+#define SK_LOCK_TIMEOUT_MS 10000
 
 int state_check_id(const char *id, sk_error_t *err) {
   size_t n = strlen(id);
@@ -226,10 +228,20 @@ int state_lock(const sk_state_t *st, sk_error_t *err) {
   int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? sk_error_set(err, ENOENT, "container `%s` does not exist", st->id) : sk_error_errno(err, "open `%s`", st->dir);
-  if (flock(fd, LOCK_EX) < 0) {
-    sk_error_errno(err, "lock `%s`", st->dir);
-    close(fd);
-    return -1;
+  /* Bounded: a stuck holder must not hang every later command on this container. */
+  struct timespec pause = {0, 1000000};
+  for (int waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited_ms += (int)(pause.tv_nsec / 1000000)) {
+    if (errno != EWOULDBLOCK || waited_ms >= SK_LOCK_TIMEOUT_MS) {
+      if (errno == EWOULDBLOCK)
+        sk_error_set(err, EBUSY, "container `%s` is busy: another operation has held its lock for %d ms", st->id, waited_ms);
+      else
+        sk_error_errno(err, "lock `%s`", st->dir);
+      close(fd);
+      return -1;
+    }
+    nanosleep(&pause, NULL);
+    if (pause.tv_nsec < 32000000)
+      pause.tv_nsec *= 2;
   }
   return fd;
 }

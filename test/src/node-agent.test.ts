@@ -166,6 +166,14 @@ describe('isolation', { skip }, () => {
     assert.equal(nul, 'null-ok');
   });
 
+  test('a device node that came with the image is unusable (the root is nodev)', () => {
+    const b = bundle({ rootfs: undefined, readonlyRoot: false, args: ['/bin/sh', '-c', 'head -c 1 /image-zero >/dev/null 2>&1; echo image=$?; head -c 1 /dev/zero | wc -c'] });
+    const mk = spawnSync('mknod', [join(b.rootfs, 'image-zero'), 'c', '1', '5']);
+    assert.equal(mk.status, 0);
+    const r = nodeAgentOk(['run', '--bundle', b.dir, uniqueId('nodev')]);
+    assert.equal(r.stdout, 'image=1\n1\n');
+  });
+
   test('overlay root: the upper layer gets the writes, the lower layer is unchanged', () => {
     const before = readFileSync(join(rootfs, 'etc/passwd'), 'utf8');
     const b = bundle({ overlay: true, readonlyRoot: false, args: ['/bin/sh', '-c', 'echo intruder:x:0:0::/:/bin/sh >> /etc/passwd; echo new > /etc/new-file; rm /bin/vi; grep -c intruder /etc/passwd'] });
@@ -188,7 +196,7 @@ describe('isolation', { skip }, () => {
       assert.equal(containerState(id).status, 'running');
       const pid = containerState(id).pid;
       // The sandbox does have its mounts, in its own namespace.
-      assert.match(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'), / \/ rw,relatime - overlay /);
+      assert.match(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'), / \/ rw,nodev,relatime - overlay /);
       assert.deepEqual(hostMounts(), mountsBefore);
       assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(b.dir), false);
     } finally {
@@ -240,6 +248,8 @@ describe('errors', { skip }, () => {
       ['mounts[7].type', (b) => { b.config.mounts.push({ destination: '/mnt', type: 'nfs', source: 'srv:/x' }); }],
       ['mounts[7].options[1]', (b) => { b.config.mounts.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'uid=0,gid=0'] }); }],
       ['process.foo', (b) => { b.config.process.foo = 1; }],
+      ['process.capabilities', (b) => { b.config.process.capabilities = { bounding: ['CAP_MKNOD'] }; }],
+      ['mounts[5]', (b) => { b.config.mounts[5]!.options = ['nosuid']; }],
       ['linux.resources.blockIO', (b) => { b.config.linux.resources = { blockIO: { weight: 10 } }; }],
       ['sandkasten.dev/overlay.lowerdir', (b) => { b.config.annotations = { 'sandkasten.dev/overlay.lowerdir': '/x' }; }],
     ];
