@@ -18,7 +18,7 @@ test('defaults: what an empty sandkasten.yaml means', () => {
     gitops: { path: '', prune: false, interval_seconds: 60 },
     insecure_registries: [],
     log_level: 'info',
-    max_body_bytes: 2097152,
+    max_body_bytes: 3145728,
   });
   assert.deepEqual(validateConfig(loadConfigDefaults()), { causes: [], unknownFields: [] });
   // Fresh copies: a caller changing one does not change the next.
