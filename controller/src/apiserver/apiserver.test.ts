@@ -412,6 +412,26 @@ ${extra}`;
       assert.equal(r.body.details.group, 'sandkasten.dev');
     });
 
+    it('reports each bad finalizer once', async () => {
+      const bad = async (finalizers: unknown) => {
+        const body = session('fin-bad') as { metadata: Record<string, unknown> };
+        body.metadata.finalizers = finalizers;
+        const r = await s.req('POST', SESSIONS, body);
+        assert.equal(r.status, 422, r.text);
+        return r.body.details.causes as { field: string; reason: string }[];
+      };
+      assert.deepEqual(
+        (await bad(['Not A Name!'])).map((c) => `${c.field} ${c.reason}`),
+        ['metadata.finalizers[0] FieldValueInvalid'],
+      );
+      assert.deepEqual(
+        (await bad(['example.com/a', 'example.com/a'])).map((c) => `${c.field} ${c.reason}`),
+        ['metadata.finalizers[1] FieldValueDuplicate'],
+      );
+      assert.deepEqual((await bad('example.com/a')).map((c) => c.field), ['metadata.finalizers']);
+      assert.deepEqual((await bad([7])).map((c) => c.field), ['metadata.finalizers[0]']);
+    });
+
     it('unknown fields: Strict rejects, Warn (default) warns and prunes, Ignore prunes silently', async () => {
       const body = session('uf', { spec: { foo: 1 } });
       let r = await s.req('POST', `${SESSIONS}?fieldValidation=Strict`, body);

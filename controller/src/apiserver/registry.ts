@@ -158,7 +158,7 @@ export class Registry {
       obj = this.validator.pruneUnknownFields(kind, obj) as JsonObject;
     }
     const unknown = new Set(unknownFields);
-    const all = [...this.validator.validateMeta(this.def, obj.metadata as JsonObject), ...causes.filter((c) => !unknown.has(c.field))];
+    const all = causes.filter((c) => !unknown.has(c.field));
     if (all.length > 0) {
       const meta = obj.metadata as JsonObject;
       throw this.invalid(String(meta.name || meta.generateName || ''), all);

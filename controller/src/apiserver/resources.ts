@@ -1,6 +1,16 @@
 // The API server's view of the resource table: what it serves under /apis/sandkasten.dev/v1 and
 // how it validates objects. Built once from @sandkasten/api-schemas (the single source of truth).
 
+import {
+  applyDefaults as schemaDefaults,
+  getSchema,
+  pruneUnknownFields as schemaPrune,
+  resources as schemaResources,
+  schemasById,
+  validateObject as schemaValidate,
+  type KindName,
+} from '@sandkasten/api-schemas';
+
 export const GROUP = 'sandkasten.dev';
 export const VERSION = 'v1';
 export const GROUP_VERSION = `${GROUP}/${VERSION}`;
@@ -39,10 +49,11 @@ export interface FieldCause {
 
 /** Validation as the API server needs it; implemented over api-schemas' validators. */
 export interface Validator {
-  /** Schema validation: causes for bad values, paths of fields the schema does not know. */
+  /**
+   * Schema validation plus the rules a schema cannot state (name syntax, label, annotation and
+   * finalizer names, quantity ranges): causes for bad values, paths of fields the schema does not know.
+   */
   validateObject(kind: string, obj: unknown): { causes: FieldCause[]; unknownFields: string[] };
-  /** Metadata rules beyond validateObject's (finalizer names): causes with paths. */
-  validateMeta(def: ResourceDef, meta: Record<string, unknown>): FieldCause[];
   /** A copy of obj with schema defaults filled in. */
   applyDefaults(kind: string, obj: unknown): unknown;
   /** A copy of obj without the fields its schema does not know. */
@@ -60,17 +71,6 @@ export function makeTable(defs: ResourceDef[], schemaRefs: Record<string, Record
   const map = new Map(defs.map((d) => [d.plural, d]));
   return { defs, byPlural: (p) => map.get(p), schemaRefs };
 }
-
-import {
-  applyDefaults as schemaDefaults,
-  getSchema,
-  pruneUnknownFields as schemaPrune,
-  resources as schemaResources,
-  schemasById,
-  validateObject as schemaValidate,
-  type KindName,
-} from '@sandkasten/api-schemas';
-import { labelKeyError } from './selectors.js';
 
 /** The table of sandkasten.dev/v1 as @sandkasten/api-schemas declares it. */
 export function defaultResourceTable(): ResourceTable {
@@ -95,29 +95,8 @@ export function defaultResourceTable(): ResourceTable {
   );
 }
 
-/** Finalizer names are qualified names, as in Kubernetes. */
-function finalizerCauses(meta: Record<string, unknown>): FieldCause[] {
-  const f = meta.finalizers;
-  if (f === undefined) return [];
-  if (!Array.isArray(f)) return [{ reason: 'FieldValueTypeInvalid', message: 'Invalid value: must be a list of strings', field: 'metadata.finalizers' }];
-  const out: FieldCause[] = [];
-  const seen = new Set<string>();
-  f.forEach((x, i) => {
-    const field = `metadata.finalizers[${i}]`;
-    if (typeof x !== 'string') out.push({ reason: 'FieldValueTypeInvalid', message: 'Invalid value: must be a string', field });
-    else {
-      const err = labelKeyError(x);
-      if (err) out.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(x)}: ${err}`, field });
-      if (seen.has(x)) out.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(x)}`, field });
-      seen.add(x);
-    }
-  });
-  return out;
-}
-
 export const schemaValidator: Validator = {
   validateObject: (kind, obj) => schemaValidate(kind, obj),
-  validateMeta: (_def, meta) => finalizerCauses(meta),
   applyDefaults: (kind, obj) => schemaDefaults(kind as KindName, obj),
   pruneUnknownFields: (kind, obj) => schemaPrune(kind as KindName, obj),
 };

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, environmentKeys, loadConfig } from './index.js';
+import { configEnvVars } from '@sandkasten/api-schemas';
+import { ConfigError, loadConfig } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sk-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,6 +36,7 @@ describe('config', () => {
       SANDKASTEN_SESSION_TTL_SECONDS: '60',
       SANDKASTEN_DEFAULTS_CPU_LIMIT: '0.5',
       SANDKASTEN_WORKSPACE_ENABLED: 'false',
+      SANDKASTEN_POOL_IMAGES: 'python=2, node=1',
     });
     assert.equal(c.listen, '127.0.0.1:9001');
     assert.equal(c.api_key, 'env');
@@ -43,8 +45,9 @@ describe('config', () => {
     assert.equal(c.session_ttl_seconds, 60);
     assert.equal(c.defaults.cpu_limit, 0.5);
     assert.equal(c.workspace.enabled, false);
+    assert.deepEqual(c.pool.images, { python: 2, node: 1 });
     assert.equal(loadConfig(file('c.yaml', 'api_key: "file"\n'), { SANDKASTEN_API_KEY: '' }).api_key, '', 'an empty variable still overrides');
-    assert.ok(environmentKeys().some((k) => k.env === 'SANDKASTEN_DEFAULTS_MEM_LIMIT_MB'));
+    assert.ok(configEnvVars().some((v) => v.name === 'SANDKASTEN_DEFAULTS_MEM_LIMIT_MB'));
   });
 
   it('names the key in every error', () => {
@@ -56,7 +59,12 @@ describe('config', () => {
     err(() => loadConfig(file('g.yaml', '- a\n- b\n'), {}), /must be a mapping/);
     err(() => loadConfig(file('h.yaml', 'listen: "a\n'), {}), /h\.yaml:\d+:\d+: invalid YAML/);
     err(() => loadConfig(file('i.yaml', ''), { SANDKASTEN_SESSION_TTL_SECONDS: '1.5' }), /SANDKASTEN_SESSION_TTL_SECONDS.*integer/, 'SANDKASTEN_SESSION_TTL_SECONDS');
-    err(() => loadConfig(file('j.yaml', ''), { SANDKASTEN_LISTEN: 'nonsense' }), /listen/);
+    err(() => loadConfig(file('i2.yaml', ''), { SANDKASTEN_WORKSPACE_ENABLED: '' }), /^SANDKASTEN_WORKSPACE_ENABLED: .*true or false/, 'SANDKASTEN_WORKSPACE_ENABLED');
+    err(() => loadConfig(file('i3.yaml', ''), { SANDKASTEN_POOL_IMAGES: 'python=many' }), /^SANDKASTEN_POOL_IMAGES: .*must be an integer/, 'SANDKASTEN_POOL_IMAGES');
+    // A value that reads but does not validate names the key and the variable that set it.
+    err(() => loadConfig(file('j.yaml', ''), { SANDKASTEN_LISTEN: 'nonsense' }), /j\.yaml: listen: .*\(set by SANDKASTEN_LISTEN\)$/, 'listen');
+    err(() => loadConfig(file('j2.yaml', ''), { SANDKASTEN_POOL_IMAGES: 'python=99' }), /pool\.images\[python\]: .*\(set by SANDKASTEN_POOL_IMAGES\)$/);
+    err(() => loadConfig(file('j3.yaml', 'listen: nonsense\n'), {}), /j3\.yaml: listen: [^(]*$/, 'listen');
     err(() => loadConfig(join(dir, 'absent.yaml'), {}), /cannot read config file .*absent\.yaml: no such file/);
   });
 });
