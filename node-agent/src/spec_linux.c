@@ -96,8 +96,11 @@ static int check_user_ns(const sk_config_t *cfg, sk_error_t *err) {
     return sk_error_set(err, EINVAL, "config.json: `linux.uidMappings`/`gidMappings` need a new `user` namespace");
   if (new_user && (!cfg->n_uid_mappings || !cfg->n_gid_mappings))
     return sk_error_set(err, EINVAL, "config.json: a new `user` namespace needs `linux.uidMappings` and `linux.gidMappings`");
-  if ((cfg->hostname != NULL || cfg->domainname != NULL) && !(cfg->clone_flags & CLONE_NEWUTS))
-    return sk_error_set(err, EINVAL, "config.json: `hostname` needs a new `uts` namespace");
+  bool uts = false;
+  for (size_t i = 0; i < cfg->n_namespaces; i++)
+    uts |= cfg->namespaces[i].type == CLONE_NEWUTS;
+  if ((cfg->hostname != NULL || cfg->domainname != NULL) && !uts)
+    return sk_error_set(err, EINVAL, "config.json: `hostname` needs a `uts` namespace");
   return 0;
 }
 

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildNodeAgent, cleanupStateRoot, containerState, defaultSeccomp, errorLine, hostMounts, installSyscallProbe, isRoot,
@@ -216,6 +216,28 @@ describe('isolation', { skip }, () => {
     assert.match(r.stdout, /uid=0\n\s*0\s+200000\s+65536/);
   });
 
+  test('joins existing namespaces given by path', () => {
+    const a = bundle({ args: ['/bin/sleep', '30'], hostname: 'first' });
+    const idA = uniqueId('nsa');
+    nodeAgentOk(['run', '--detach', '--bundle', a.dir, idA]);
+    try {
+      const pidA = containerState(idA).pid;
+      const b = bundle({ args: ['/bin/sh', '-c', 'for n in net uts ipc; do readlink /proc/self/ns/$n; done; hostname; echo pid=$$'] });
+      b.config.hostname = undefined;
+      b.config.linux.namespaces = b.config.linux.namespaces.map((n) => ['network', 'uts', 'ipc', 'pid'].includes(n.type)
+        ? { type: n.type, path: `/proc/${pidA}/ns/${n.type === 'network' ? 'net' : n.type}` } : n);
+      b.write();
+      const r = nodeAgentOk(['run', '--bundle', b.dir, uniqueId('nsb')]);
+      const want = ['net', 'uts', 'ipc'].map((n) => readlinkSync(`/proc/${pidA}/ns/${n}`));
+      const lines = r.stdout.split('\n');
+      assert.deepEqual(lines.slice(0, 3), want);
+      assert.equal(lines[3], 'first');
+      assert.notEqual(lines[4], 'pid=1', 'in the first sandbox\'s pid namespace, not the init of a new one');
+    } finally {
+      nodeAgentOk(['delete', '--force', idA]);
+    }
+  });
+
   test('a non-root user with supplementary groups, rlimits and umask', () => {
     const b = bundle({ user: { uid: 1000, gid: 1000, additionalGids: [5, 100] }, args: ['/bin/sh', '-c', 'id; ulimit -n; umask'] });
     b.config.process.user.umask = 0o027;
@@ -302,6 +324,17 @@ describe('errors', { skip }, () => {
       assert.equal(e.errno, 2);
     }
     assert.equal(nodeAgent(['delete', '--force', 'nope-x']).status, 0);
+  });
+
+  test('--log FILE gets the error line too', () => {
+    const log = join(rootfs, '..', `${uniqueId('log')}.log`);
+    try {
+      const r = nodeAgent(['--log', log, 'state', 'nope-z'], { json: true });
+      assert.equal(r.status, 1);
+      assert.deepEqual(JSON.parse(readFileSync(log, 'utf8')), errorLine(r.stderr));
+    } finally {
+      rmSync(log, { force: true });
+    }
   });
 
   test('text mode prints node-agent: error:', () => {
