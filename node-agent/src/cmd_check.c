@@ -34,31 +34,42 @@ static bool file_has_word(const char *path, const char *word) {
   return false;
 }
 
-/* Controllers of every cgroup mount, from the super options in /proc/self/mountinfo. */
+static void add_word(char ***list, size_t *n, const char *w, size_t len) {
+  for (size_t i = 0; i < *n; i++)
+    if (strlen((*list)[i]) == len && strncmp((*list)[i], w, len) == 0)
+      return;
+  *list = xrealloc(*list, (*n + 2) * sizeof(char *));
+  (*list)[(*n)++] = strndup(w, len);
+  (*list)[*n] = NULL;
+}
+
+/* v1 controllers from the super options of each cgroup mount; v2 ones from cgroup.controllers
+ * of the cgroup2 mount (/sys/fs/cgroup or, on a hybrid host, /sys/fs/cgroup/unified). */
 static void print_controllers(FILE *out, bool *hybrid) {
-  static const char *const known[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
-                                      "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", "io"};
   cleanup_free char *mi = NULL, *v2 = NULL;
+  cleanup_strv char **list = NULL;
+  size_t n = 0;
   sk_error_t ignored;
-  read_file_at(AT_FDCWD, "/proc/self/mountinfo", 0, &mi, NULL, &ignored);
-  if (read_file_at(AT_FDCWD, "/sys/fs/cgroup/cgroup.controllers", 4096, &v2, NULL, &ignored) < 0)
-    read_file_at(AT_FDCWD, "/sys/fs/cgroup/unified/cgroup.controllers", 4096, &v2, NULL, &ignored);
-  *hybrid = mi != NULL && strstr(mi, " /sys/fs/cgroup/unified ") != NULL;
+  if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 0, &mi, NULL, &ignored) == 0) {
+    *hybrid = strstr(mi, " /sys/fs/cgroup/unified ") != NULL;
+    for (char *line = strtok(mi, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+      char *sep = strstr(line, " - cgroup cgroup ");
+      char *opts = sep ? strrchr(sep, ' ') + 1 : NULL;
+      for (char *o = opts; o != NULL && *o != '\0'; o += strcspn(o, ",") + (o[strcspn(o, ",")] == ',')) {
+        size_t len = strcspn(o, ",");
+        if (!(len == 2 && (strncmp(o, "rw", 2) == 0 || strncmp(o, "ro", 2) == 0)) && strncmp(o, "name=", 5) != 0)
+          add_word(&list, &n, o, len);
+      }
+    }
+  }
+  if (read_file_at(AT_FDCWD, "/sys/fs/cgroup/cgroup.controllers", 4096, &v2, NULL, &ignored) == 0 ||
+      read_file_at(AT_FDCWD, "/sys/fs/cgroup/unified/cgroup.controllers", 4096, &v2, NULL, &ignored) == 0)
+    for (char *w = strtok(v2, " \n"); w != NULL; w = strtok(NULL, " \n"))
+      add_word(&list, &n, w, strlen(w));
   fputc('[', out);
-  bool first = true;
-  for (size_t i = 0; i < SK_ARRAY_SIZE(known); i++) {
-    char v1opt[32];
-    snprintf(v1opt, sizeof v1opt, ",%s", known[i]);
-    bool found = false;
-    for (char *p = mi; p != NULL && !found && (p = strstr(p, " - cgroup cgroup ")) != NULL; p++) {
-      char *eol = strchr(p, '\n'), *hit = strstr(p, v1opt);
-      found = hit != NULL && (eol == NULL || hit < eol) && (hit[strlen(v1opt)] == ',' || hit[strlen(v1opt)] == '\n');
-    }
-    found = found || (v2 != NULL && file_has_word("/sys/fs/cgroup/cgroup.controllers", known[i]));
-    if (found) {
-      fprintf(out, "%s\"%s\"", first ? "" : ",", known[i]);
-      first = false;
-    }
+  for (size_t i = 0; i < n; i++) {
+    fputs(i ? "," : "", out);
+    json_write_string(out, list[i]);
   }
   fputc(']', out);
 }
@@ -86,6 +97,9 @@ int cmd_check(int argc, char **argv, const sk_global_opts_t *g, sk_error_t *err)
   printf(",\"cgroup\":{\"mode\":\"%s\",\"controllers\":", !cg_ok ? "unknown" : mode == SK_CGROUP_V2 ? "v2" : "v1");
   print_controllers(stdout, &hybrid);
   printf(",\"hybrid\":%s", mode == SK_CGROUP_V1 && hybrid ? "true" : "false");
+  /* Without favordynmods every first move into a cgroup after a quiet spell waits for an RCU
+   * grace period (milliseconds): worth knowing when sandbox start latency matters. */
+  printf(",\"favordynmods\":%s", file_has_word("/proc/self/mountinfo", "favordynmods") ? "true" : "false");
   if (!cg_ok) {
     printf(",\"error\":");
     json_write_string(stdout, cgerr.msg);

@@ -132,6 +132,15 @@ describe('isolation', { skip }, () => {
     assert.equal(r.clone3, '38');
   });
 
+  test('without no_new_privs the filter is still loaded (while privileged) and applies to a non-root user', () => {
+    const b = bundle({ user: { uid: 1000, gid: 1000 }, args: ['/bin/sh', '-c', 'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status | tr -d "\t" | tr ":" "="; /bin/syscall-probe keyctl'] });
+    b.config.process.noNewPrivileges = false;
+    b.config.linux.seccomp!.syscalls[0]!.errnoRet = 77;
+    b.write();
+    const r = kv(nodeAgentOk(['run', '--bundle', b.dir, uniqueId('nnp')]).stdout);
+    assert.deepEqual(r, { NoNewPrivs: '0', Seccomp: '2', keyctl: '77' });
+  });
+
   test('without the profile the same calls reach the kernel (the probe can tell)', () => {
     const r = kv(run({ args: ['/bin/syscall-probe', 'ptrace', 'keyctl', 'clone3'], seccomp: false }));
     assert.equal(r.ptrace, '3'); // ESRCH: the kernel looked for the pid

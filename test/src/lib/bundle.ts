@@ -216,6 +216,7 @@ export interface Bundle {
 /** A bundle directory with config.json (and a rootfs unless one is passed in). */
 export function makeBundle(opts: BundleOptions = {}): Bundle {
   const dir = mkdtempSync(join(tmpdir(), 'sk-bundle-'));
+  chmodSync(dir, 0o755); // a sandbox in a user namespace is not host root: it must reach its rootfs
   const ownRootfs = opts.rootfs === undefined;
   const rootfs = opts.rootfs ?? makeRootfs(join(dir, 'rootfs'));
   const config = defaultConfig(opts);
