@@ -6,6 +6,8 @@ test('defaults: what an empty sandkasten.yaml means', () => {
   assert.deepEqual(loadConfigDefaults(), {
     listen: '127.0.0.1:8080',
     api_key: '',
+    tls_cert_file: '',
+    tls_key_file: '',
     data_dir: '/var/lib/sandkasten',
     default_image: 'base',
     allowed_images: [],

@@ -14,6 +14,14 @@ export interface SandkastenConfig {
    */
   api_key?: string;
   /**
+   * PEM certificate (chain) to serve HTTPS with, together with tls_key_file. Empty: plain HTTP. kubectl and client-go send a bearer token only over HTTPS. The --tls-cert-file flag overrides it.
+   */
+  tls_cert_file?: string;
+  /**
+   * PEM private key of tls_cert_file. The --tls-private-key-file flag overrides it.
+   */
+  tls_key_file?: string;
+  /**
    * Where the database, images, layers, sessions and workspaces live.
    */
   data_dir?: string;

@@ -2,6 +2,7 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { createApiServer, isLoopbackHost, parseListen, type ApiServer, type Logger } from '../apiserver/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { openSqliteStore, startCompactor, type Store } from '../store/index.js';
@@ -34,6 +35,25 @@ export interface TlsFiles {
   keyFile: string;
 }
 
+/** Reads the certificate and key and checks that they make a usable pair, before anything starts. */
+function loadTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
+  const read = (what: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new StartupError(`TLS ${what} ${path}: cannot read: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, 2);
+    }
+  };
+  const pair = { cert: read('certificate', files.certFile), key: read('key', files.keyFile) };
+  try {
+    createSecureContext(pair);
+  } catch (e) {
+    throw new StartupError(`TLS: ${files.certFile} and ${files.keyFile} are not a usable PEM certificate and key: ${(e as Error).message}`, 2);
+  }
+  return pair;
+}
+
 export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string, tlsFiles?: TlsFiles): Promise<Daemon> {
   let host: string;
   try {
@@ -47,14 +67,7 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
       2,
     );
   }
-  let tls: { cert: Buffer; key: Buffer } | undefined;
-  if (tlsFiles) {
-    try {
-      tls = { cert: readFileSync(tlsFiles.certFile), key: readFileSync(tlsFiles.keyFile) };
-    } catch (e) {
-      throw new StartupError(`TLS: ${(e as Error).message}`, 2);
-    }
-  }
+  const tls = tlsFiles && loadTls(tlsFiles);
   try {
     mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   } catch (e) {

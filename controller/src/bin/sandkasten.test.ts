@@ -3,10 +3,22 @@
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
-import { runBin, removeDir, startDaemon, tempDir } from './testutil.js';
+import { makeCert, runBin, removeDir, startDaemon, tempDir } from './testutil.js';
+
+/** GET over HTTPS trusting only `ca`: the status code, or the error's code. */
+function httpsGet(url: string, ca: Buffer, token = 'test-key'): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = https.get(url, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
 
 const dirs: string[] = [];
 const dir = () => {
@@ -126,5 +138,68 @@ describe('sandkasten binary', () => {
     } finally {
       assert.equal(await restarted.stop(), 0);
     }
+  });
+
+  describe('TLS', () => {
+    const d = dir();
+    const tls = makeCert(d);
+    const other = makeCert(dir());
+    const base = `listen: "127.0.0.1:0"\napi_key: "test-key"\ndata_dir: "${d}/data"\n`;
+
+    it('serves HTTPS with tls_cert_file and tls_key_file from the config file or the environment', async (t) => {
+      if (!tls) return t.skip('openssl not installed');
+      const ca = readFileSync(tls.cert);
+      let daemon = await startDaemon({ dir: d, config: `${base}tls_cert_file: "${tls.cert}"\ntls_key_file: "${tls.key}"\n` });
+      try {
+        assert.match(daemon.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+        assert.equal(await httpsGet(`${daemon.url}/apis/sandkasten.dev/v1/namespaces/default/sessions`, ca), 200);
+        assert.equal(await httpsGet(`${daemon.url}/apis`, ca, 'wrong'), 401);
+        assert.equal(await httpsGet(`${daemon.url}/healthz`, readFileSync(other!.cert)), 'DEPTH_ZERO_SELF_SIGNED_CERT', 'the configured certificate is the one served');
+        await assert.rejects(fetch(`http://127.0.0.1:${daemon.port}/healthz`), 'no plain HTTP on the TLS port');
+      } finally {
+        assert.equal(await daemon.stop(), 0);
+      }
+      daemon = await startDaemon({ dir: d, config: base, env: { SANDKASTEN_TLS_CERT_FILE: tls.cert, SANDKASTEN_TLS_KEY_FILE: tls.key } });
+      try {
+        assert.equal(await httpsGet(`${daemon.url}/healthz`, ca), 200);
+      } finally {
+        assert.equal(await daemon.stop(), 0);
+      }
+    });
+
+    it('lets the flags override the config keys', async (t) => {
+      if (!tls || !other) return t.skip('openssl not installed');
+      const daemon = await startDaemon({
+        dir: d,
+        config: `${base}tls_cert_file: "${d}/absent.pem"\ntls_key_file: "${d}/absent-key.pem"\n`,
+        args: ['--tls-cert-file', other.cert, '--tls-private-key-file', other.key],
+      });
+      try {
+        assert.equal(await httpsGet(`${daemon.url}/healthz`, readFileSync(other.cert)), 200);
+      } finally {
+        assert.equal(await daemon.stop(), 0);
+      }
+    });
+
+    it('exits 2 for half a pair, an unreadable file, or files that are not a certificate and its key', (t) => {
+      if (!tls || !other) return t.skip('openssl not installed');
+      const fresh = dir();
+      const cfg = join(fresh, 'tls.yaml');
+      const base = `listen: "127.0.0.1:0"\napi_key: "test-key"\ndata_dir: "${fresh}/data"\n`;
+      writeFileSync(cfg, `${base}tls_cert_file: "${tls.cert}"\n`);
+      let r = runBin(['--config', cfg]);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /set both tls_cert_file and tls_key_file/);
+      writeFileSync(cfg, `${base}tls_cert_file: "${d}/absent.pem"\ntls_key_file: "${tls.key}"\n`);
+      r = runBin(['--config', cfg]);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /TLS certificate .*absent\.pem: cannot read: no such file/);
+      writeFileSync(cfg, `${base}tls_cert_file: "${tls.cert}"\ntls_key_file: "${other.key}"\n`);
+      r = runBin(['--config', cfg]);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /not a usable PEM certificate and key/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.equal(existsSync(join(fresh, 'data')), false, 'nothing created before the checks');
+    });
   });
 });

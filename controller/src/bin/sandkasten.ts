@@ -15,9 +15,9 @@ Options:
   -c, --config FILE    YAML configuration (listen, api_key, data_dir, ...). Without it, defaults.
       --log-level L    Overrides log_level.
       --tls-cert-file FILE, --tls-private-key-file FILE
-                       Serve HTTPS (PEM files; also SANDKASTEN_TLS_CERT_FILE and
-                       SANDKASTEN_TLS_PRIVATE_KEY_FILE). kubectl and client-go send a
-                       bearer token only over HTTPS.
+                       Serve HTTPS with these PEM files; override tls_cert_file and
+                       tls_key_file. kubectl and client-go send a bearer token only
+                       over HTTPS.
   -h, --help           Shows this help.
   -v, --version        Prints the version.
 
@@ -100,9 +100,12 @@ async function main(): Promise<void> {
   const level = args.logLevel ?? config.log_level;
   if (!isLogLevel(level)) fail(`--log-level: must be one of debug, info, warn, error`, 2);
   const logger = createLogger(level);
-  const certFile = args.tlsCert ?? process.env.SANDKASTEN_TLS_CERT_FILE;
-  const keyFile = args.tlsKey ?? process.env.SANDKASTEN_TLS_PRIVATE_KEY_FILE;
-  if (!certFile !== !keyFile) fail('--tls-cert-file and --tls-private-key-file go together', 2);
+  // Each flag overrides its config key; an empty key means unset.
+  const certFile = args.tlsCert ?? (config.tls_cert_file || undefined);
+  const keyFile = args.tlsKey ?? (config.tls_key_file || undefined);
+  if (!certFile !== !keyFile) {
+    fail('HTTPS needs a certificate and its key: set both tls_cert_file and tls_key_file (or --tls-cert-file and --tls-private-key-file)', 2);
+  }
   // Signals are handled from the start, so one that arrives during startup still shuts down cleanly.
   let daemon: Daemon | undefined;
   let stopping = false;
