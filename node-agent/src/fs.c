@@ -32,10 +32,34 @@ int open_in_root(int rootfd, const char *path, int flags, sk_error_t *err) {
   return fd;
 }
 
-int mkdir_in_root(int rootfd, const char *path, mode_t mode, sk_error_t *err) {
+static int mkdir_in_root_depth(int rootfd, const char *path, mode_t mode, int depth, sk_error_t *err);
+
+/* A component that is a dangling symlink: create its target (inside the root, like everything
+ * else), as runc does for mount points below such links. */
+static int mkdir_link_target(int rootfd, int dirfd, const char *prefix, const char *name, mode_t mode, int depth, sk_error_t *err) {
+  char target[PATH_MAX];
+  ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+  if (n < 0)
+    return errno == EINVAL ? sk_error_set(err, ENOENT, "open `%s` in the container root", prefix) : sk_error_errno(err, "readlink `%s`", prefix);
+  target[n] = '\0';
+  char resolved[PATH_MAX];
+  const char *slash = strrchr(prefix, '/');
+  int len = target[0] == '/' ? snprintf(resolved, sizeof resolved, "%s", target)
+                             : snprintf(resolved, sizeof resolved, "%.*s/%s", (int)(slash - prefix), prefix, target);
+  if (len < 0 || (size_t)len >= sizeof resolved)
+    return sk_error_set(err, ENAMETOOLONG, "symlink `%s`", prefix);
+  int fd = mkdir_in_root_depth(rootfd, resolved, mode, depth + 1, err);
+  if (fd >= 0)
+    close(fd);
+  return fd < 0 ? -1 : 0;
+}
+
+static int mkdir_in_root_depth(int rootfd, const char *path, mode_t mode, int depth, sk_error_t *err) {
   int fd = openat2_in_root(rootfd, path, O_PATH | O_DIRECTORY);
   if (fd >= 0 || errno != ENOENT)
     return fd >= 0 ? fd : sk_error_errno(err, "open `%s` in the container root", path);
+  if (depth > 8)
+    return sk_error_set(err, ELOOP, "mkdir `%s` in the container root: too many symlinks", path);
   char buf[PATH_MAX];
   if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
     return sk_error_set(err, ENAMETOOLONG, "path `%s`", path);
@@ -53,6 +77,11 @@ int mkdir_in_root(int rootfd, const char *path, mode_t mode, sk_error_t *err) {
     if (mkdirat(cur, c, mode) < 0 && errno != EEXIST)
       return sk_error_errno(err, "mkdir `%s` in the container root", buf);
     int next = openat2_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+    if (next < 0 && errno == ENOENT) {
+      if (mkdir_link_target(rootfd, cur, buf, c, mode, depth, err) < 0)
+        return -1;
+      next = openat2_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+    }
     if (next < 0)
       return sk_error_errno(err, "open `%s` in the container root", buf);
     close(cur);
@@ -61,6 +90,10 @@ int mkdir_in_root(int rootfd, const char *path, mode_t mode, sk_error_t *err) {
     c = end;
   }
   return steal_fd(&cur);
+}
+
+int mkdir_in_root(int rootfd, const char *path, mode_t mode, sk_error_t *err) {
+  return mkdir_in_root_depth(rootfd, path, mode, 0, err);
 }
 
 int mkfile_in_root(int rootfd, const char *path, sk_error_t *err) {

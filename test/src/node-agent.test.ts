@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildNodeAgent, cleanupStateRoot, containerState, defaultSeccomp, errorLine, hostMounts, installSyscallProbe, isRoot,
@@ -212,6 +212,51 @@ describe('isolation', { skip }, () => {
       nodeAgentOk(['delete', '--force', id]);
     }
     assert.deepEqual(hostMounts(), mountsBefore);
+  });
+
+  test('bind mounts: read-only, read-write, a single file; oomScoreAdj', () => {
+    const host = join(rootfs, '..', uniqueId('bind'));
+    mkdirSync(join(host, 'ro'), { recursive: true });
+    mkdirSync(join(host, 'rw'));
+    writeFileSync(join(host, 'ro/data'), 'from-host\n');
+    writeFileSync(join(host, 'file'), 'one-file\n');
+    try {
+      const b = bundle({
+        args: ['/bin/sh', '-c', 'cat /data/ro/data; echo x > /data/ro/new 2>/dev/null; echo ro=$?; echo written > /data/rw/out; cat /etc/extra; cat /proc/self/oom_score_adj'],
+        extraMounts: [
+          { destination: '/data/ro', type: 'bind', source: join(host, 'ro'), options: ['rbind', 'ro', 'nosuid', 'nodev'] },
+          { destination: '/data/rw', type: 'none', source: join(host, 'rw'), options: ['bind', 'rw'] },
+          { destination: '/etc/extra', type: 'bind', source: join(host, 'file'), options: ['bind', 'ro'] },
+        ],
+      });
+      b.config.process.oomScoreAdj = 500;
+      b.write();
+      const r = nodeAgentOk(['run', '--bundle', b.dir, uniqueId('bind')]);
+      assert.equal(r.stdout, 'from-host\nro=1\none-file\n500\n');
+      assert.equal(readFileSync(join(host, 'rw/out'), 'utf8'), 'written\n');
+      assert.equal(existsSync(join(host, 'ro/new')), false);
+      // The mount points were made inside the (read-only) root's overlay of nothing: on the host
+      // rootfs only where the image lacked them, never through a symlink out of it.
+      assert.equal(existsSync(join(rootfs, 'data/ro')), true);
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+      rmSync(join(rootfs, 'data'), { recursive: true, force: true });
+      rmSync(join(rootfs, 'etc/extra'), { force: true });
+    }
+  });
+
+  test('a mount destination cannot escape the root through a symlink', () => {
+    const b = bundle({ rootfs: undefined, args: ['/bin/true'], extraMounts: [{ destination: '/escape/x', type: 'tmpfs', source: 'tmpfs' }] });
+    const outside = `/var/tmp/${uniqueId('escape')}`; // a host path (not below the sandbox's /tmp tmpfs)
+    mkdirSync(outside);
+    try {
+      symlinkSync(outside, join(b.rootfs, 'escape')); // an absolute link, as an image could ship it
+      nodeAgentOk(['run', '--bundle', b.dir, uniqueId('escape')]);
+      assert.equal(existsSync(join(outside, 'x')), false, 'the mount point was created outside the root');
+      assert.equal(existsSync(join(b.rootfs, outside, 'x')), true, 'the link was followed inside the root');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   test('a user namespace maps root to an unprivileged host uid', () => {
