@@ -31,16 +31,14 @@ export function expressApp({ table, version, logger, extend }: AppOptions): Expr
   };
 
   getOnly('/version', (_req, res) => sendJson(res, 200, versionInfo(version)));
-  getOnly('/api', (req, res) => {
+  // The aggregated document when the client asks for it (kubectl does), else the legacy one.
+  const discovery = (core: boolean, legacy: () => unknown) => (req: Request, res: Response) => {
     const agg = wantsAggregated(req);
-    if (agg) sendJson(res, 200, aggregatedDiscovery(table, agg, true), agg === 'v2' ? AGGREGATED_V2 : AGGREGATED_V2BETA1);
-    else sendJson(res, 200, apiVersions());
-  });
-  getOnly('/apis', (req, res) => {
-    const agg = wantsAggregated(req);
-    if (agg) sendJson(res, 200, aggregatedDiscovery(table, agg, false), agg === 'v2' ? AGGREGATED_V2 : AGGREGATED_V2BETA1);
-    else sendJson(res, 200, apiGroupList());
-  });
+    if (agg) sendJson(res, 200, aggregatedDiscovery(table, agg, core), agg === 'v2' ? AGGREGATED_V2 : AGGREGATED_V2BETA1);
+    else sendJson(res, 200, legacy());
+  };
+  getOnly('/api', discovery(true, apiVersions));
+  getOnly('/apis', discovery(false, apiGroupList));
   getOnly(`/apis/${GROUP}`, (_req, res) => sendJson(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup() }));
   getOnly(`/apis/${GROUP_VERSION}`, (_req, res) => sendJson(res, 200, apiResourceList(table)));
 

@@ -71,31 +71,19 @@ function qualified(t: ErrorTarget): string {
   return t.group ? `${t.resource}.${t.group}` : t.resource;
 }
 
+const targetDetails = (t: ErrorTarget): StatusDetails => ({ name: t.name, group: t.group, kind: t.resource });
+
 export const errors = {
   badRequest: (message: string, causes?: StatusCause[]) =>
     new ApiError(400, 'BadRequest', message, causes ? { causes } : undefined),
   unauthorized: () => new ApiError(401, 'Unauthorized', 'Unauthorized'),
-  notFound: (t: ErrorTarget) =>
-    new ApiError(404, 'NotFound', `${qualified(t)} "${t.name}" not found`, {
-      name: t.name,
-      group: t.group,
-      kind: t.resource,
-    }),
+  notFound: (t: ErrorTarget) => new ApiError(404, 'NotFound', `${qualified(t)} "${t.name}" not found`, targetDetails(t)),
   pathNotFound: (path: string) => new ApiError(404, 'NotFound', `the server could not find the requested resource (${path})`),
   methodNotAllowed: (method: string, what: string) =>
     new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource: ${method} ${what}`),
-  alreadyExists: (t: ErrorTarget) =>
-    new ApiError(409, 'AlreadyExists', `${qualified(t)} "${t.name}" already exists`, {
-      name: t.name,
-      group: t.group,
-      kind: t.resource,
-    }),
+  alreadyExists: (t: ErrorTarget) => new ApiError(409, 'AlreadyExists', `${qualified(t)} "${t.name}" already exists`, targetDetails(t)),
   conflict: (t: ErrorTarget, why: string) =>
-    new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${t.name}": ${why}`, {
-      name: t.name,
-      group: t.group,
-      kind: t.resource,
-    }),
+    new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${t.name}": ${why}`, targetDetails(t)),
   expired: (message: string) => new ApiError(410, 'Expired', message),
   tooLarge: (limit: number) => new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`),
   unsupportedMediaType: (message: string) => new ApiError(415, 'UnsupportedMediaType', message),

@@ -72,6 +72,11 @@ export function parseResourceVersion(s: unknown, what = 'resourceVersion'): numb
   return Number(s);
 }
 
+/** A body's metadata.resourceVersion as a precondition: absent or "" means none. */
+function expectedVersion(rv: unknown): number | undefined {
+  return rv === undefined || rv === '' ? undefined : parseResourceVersion(rv, 'metadata.resourceVersion');
+}
+
 /** apiVersion, kind, metadata (keys in the usual order), spec, the rest, status: readable output. */
 function ordered(obj: JsonObject): StoredObject {
   const meta = obj.metadata as JsonObject;
@@ -144,6 +149,17 @@ export class Registry {
     return obj;
   }
 
+  /** envelope() for a body sent to a named object's URL: its name is that name, or absent. */
+  private named(body: unknown, namespace: string, name: string, what: string): JsonObject {
+    const obj = this.envelope(body, namespace, what);
+    const meta = obj.metadata as JsonObject;
+    if (meta.name === undefined || meta.name === '') meta.name = name;
+    if (meta.name !== name) {
+      throw errors.badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+    }
+    return obj;
+  }
+
   /** Defaults, unknown-field pruning (Strict: reject), schema and metadata validation. */
   private admit(input: JsonObject, opts: WriteOptions): JsonObject {
     const kind = this.def.kind;
@@ -199,14 +215,8 @@ export class Registry {
 
   update(namespace: string, name: string, body: unknown, sub: Subresource, opts: WriteOptions): StoredObject {
     const cur = this.get(namespace, name);
-    const cand = this.envelope(body, namespace, 'the object');
-    const meta = cand.metadata as JsonObject;
-    if (meta.name === undefined || meta.name === '') meta.name = name;
-    if (meta.name !== name) {
-      throw errors.badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
-    }
-    const rv = meta.resourceVersion;
-    const expected = rv === undefined || rv === '' ? undefined : parseResourceVersion(rv, 'metadata.resourceVersion');
+    const cand = this.named(body, namespace, name, 'the object');
+    const expected = expectedVersion((cand.metadata as JsonObject).resourceVersion);
     return this.commit(cur, this.prepare(cur, cand, sub), expected, opts);
   }
 
@@ -324,19 +334,14 @@ export class Registry {
   private apply(namespace: string, name: string, config: unknown, sub: Subresource, opts: WriteOptions): { object: StoredObject; created: boolean } {
     const manager = opts.fieldManager;
     if (!manager) throw errors.badRequest('fieldManager is required for apply requests (PATCH with application/apply-patch+yaml)');
-    const cfg = this.envelope(config, namespace, 'the apply configuration');
+    const cfg = this.named(config, namespace, name, 'the apply configuration');
     const meta = cfg.metadata as JsonObject;
-    if (meta.name === undefined || meta.name === '') meta.name = name;
-    if (meta.name !== name) {
-      throw errors.badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
-    }
-    const rv = meta.resourceVersion;
+    const expected = expectedVersion(meta.resourceVersion);
     for (const k of SERVER_META) delete meta[k];
     const cur = this.store.get(this.key(namespace, name));
     if (sub === 'status') {
       if (!cur) throw this.notFound(name);
       const merged = mergePatch(cur, { status: cfg.status ?? null }) as JsonObject;
-      const expected = rv !== undefined && rv !== '' ? parseResourceVersion(rv) : undefined;
       return { object: this.commit(cur, this.prepare(cur, merged, 'status'), expected, opts), created: false };
     }
     if (this.def.hasStatus) delete cfg.status;
@@ -352,7 +357,6 @@ export class Registry {
       record({}, obj);
       return { object: this.create(namespace, obj, opts), created: true };
     }
-    const expected = rv !== undefined && rv !== '' ? parseResourceVersion(rv) : undefined;
     let previous: Record<string, unknown> = {};
     const raw = (cur.metadata.annotations as Record<string, string> | undefined)?.[LAST_APPLIED];
     if (raw) {
