@@ -356,6 +356,44 @@ describe('errors', { skip }, () => {
     assert.equal(e.errno, 22);
   });
 
+  test('the JSON parser is strict: each malformed document is a clear error', () => {
+    const cases: [string, RegExp][] = [
+      ['{"ociVersion": "1.0.2",}', /expected a string key at line 1/],
+      ['{"a": 1, "a": 2}', /duplicate key `a`/],
+      ['{"a": [1, 2,]}', /unexpected character/],
+      ['{"a": "\\x"}', /bad escape/],
+      ['{"a": "\\u0000"}', /NUL character in string/],
+      ['{"a": "\\ud800"}', /unpaired surrogate/],
+      ['{"a": 01}', /expected `,` or `}`/],
+      ['{"a": 1} x', /trailing characters/],
+      ['{"a": "unterminated', /unterminated string/],
+      [`${'['.repeat(100)}${']'.repeat(100)}`, /nesting too deep/],
+      ['', /expected a value at end of input/],
+    ];
+    for (const [doc, re] of cases) {
+      const b = bundle();
+      writeFileSync(join(b.dir, 'config.json'), doc);
+      const e = failJson(b);
+      assert.match(e.msg, re, doc);
+      assert.match(e.msg, /^run `[^`]+`: config.json: invalid JSON: /);
+    }
+  });
+
+  test('values the parser must keep exact: unicode escapes, 64-bit seccomp arguments', () => {
+    const b = bundle({ args: ['/bin/sh', '-c', 'echo "$GREETING"'] });
+    b.config.process.env = [...b.config.process.env, 'GREETING=PLACEHOLDER'];
+    b.config.linux.seccomp!.syscalls.push({ names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 1,
+      args: [{ index: 0, value: 12345, valueTwo: 0, op: 'SCMP_CMP_EQ' }] });
+    // Escapes (with a surrogate pair) as another tool may write them, and a uint64 no double holds.
+    const text = JSON.stringify(b.config)
+      .replace('"GREETING=PLACEHOLDER"', '"GREETING=gr\\u00fc\\u00dfe \\ud83d\\ude00"')
+      .replace('"value":12345', '"value":18446744073709551615');
+    assert.ok(text.includes('18446744073709551615') && text.includes('\\ud83d'));
+    writeFileSync(join(b.dir, 'config.json'), text);
+    const r = nodeAgentOk(['run', '--bundle', b.dir, uniqueId('json')]);
+    assert.equal(r.stdout, 'grüße 😀\n');
+  });
+
   test('a missing executable is reported at create, not after start', () => {
     const e = failJson(bundle({ args: ['/bin/no-such-binary'] }));
     assert.match(e.msg, /exec: `\/bin\/no-such-binary`/);
