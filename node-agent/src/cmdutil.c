@@ -12,15 +12,15 @@ int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option
   char spec[64];
   snprintf(spec, sizeof spec, "+:%s", shortopts);
   int c = getopt_long(argc, argv, spec, longopts, NULL);
-  if (c == '?') {
-    const char *bad = argv[optind - 1];
-    if (optopt != 0)
-      return sk_error_set(err, EINVAL, "%s: unknown option `-%c`", argv[0], optopt), -2;
-    return sk_error_set(err, EINVAL, "%s: unknown option `%s`", argv[0], bad), -2;
-  }
+  if (c != '?' && c != ':')
+    return c;
   if (c == ':')
-    return sk_error_set(err, EINVAL, "%s: option `%s` needs a value", argv[0], argv[optind - 1]), -2;
-  return c;
+    sk_error_set(err, EINVAL, "%s: option `%s` needs a value", argv[0], argv[optind - 1]);
+  else if (optopt != 0)
+    sk_error_set(err, EINVAL, "%s: unknown option `-%c`", argv[0], optopt);
+  else
+    sk_error_set(err, EINVAL, "%s: unknown option `%s`", argv[0], argv[optind - 1]);
+  return SK_OPT_ERROR;
 }
 
 int cmd_one_id(int argc, char **argv, const char *usage, const char **id, sk_error_t *err) {

@@ -110,14 +110,20 @@ static int parse_globals(int argc, char **argv, sk_global_opts_t *g, sk_error_t 
       continue;
     if (strcmp(a, "--systemd-cgroup") == 0)
       return sk_error_set(err, EOPNOTSUPP, "--systemd-cgroup is not supported: node-agent manages cgroupfs directly");
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-      return usage(stdout), 0;
-    if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0)
-      return printf("node-agent version %s\nspec: 1.2.0\n", SK_VERSION), 0;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+      printf("node-agent version %s\nspec: 1.2.0\n", SK_VERSION);
+      return 0;
+    }
     return sk_error_set(err, EINVAL, "unknown global option `%s`", a);
   }
-  if (i >= argc)
-    return usage(stderr), sk_error_set(err, EINVAL, "no command given");
+  if (i >= argc) {
+    usage(stderr);
+    return sk_error_set(err, EINVAL, "no command given");
+  }
   return i;
 }
 
