@@ -61,6 +61,34 @@ static int hex4(parser_t *ps, unsigned *out) {
   return 0;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid (overlong forms,
+ * surrogates and code points past U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  unsigned cp;
+  size_t len;
+  if (p[0] < 0x80)
+    return 1;
+  if ((p[0] & 0xE0) == 0xC0)
+    cp = p[0] & 0x1F, len = 2;
+  else if ((p[0] & 0xF0) == 0xE0)
+    cp = p[0] & 0x0F, len = 3;
+  else if ((p[0] & 0xF8) == 0xF0)
+    cp = p[0] & 0x07, len = 4;
+  else
+    return 0;
+  if (len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
 static size_t put_utf8(char *o, unsigned cp) {
   if (cp < 0x80) {
     o[0] = (char)cp;
@@ -143,8 +171,12 @@ static int parse_string(parser_t *ps, char **out, size_t *outlen) {
       n += k;
       continue;
     }
-    s[n++] = (char)c;
-    ps->p++;
+    size_t k = utf8_len((const unsigned char *)ps->p, (size_t)(ps->end - ps->p));
+    if (k == 0)
+      return fail(ps, "invalid UTF-8 in string");
+    memcpy(s + n, ps->p, k);
+    n += k;
+    ps->p += k;
   }
   ps->p++;
   s[n] = '\0';
@@ -391,7 +423,19 @@ bool json_uint64(const sk_json_t *v, uint64_t *out) {
 
 void json_write_string(FILE *f, const char *s) {
   fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+  while (p < end) {
+    size_t k = utf8_len(p, (size_t)(end - p));
+    if (k == 0) { /* bytes from a path or the kernel that are not UTF-8 */
+      fputs("\\ufffd", f);
+      p++;
+      continue;
+    }
+    if (k > 1) {
+      fwrite(p, 1, k, f);
+      p += k;
+      continue;
+    }
     switch (*p) {
     case '"':
       fputs("\\\"", f);
@@ -409,11 +453,12 @@ void json_write_string(FILE *f, const char *s) {
       fputs("\\t", f);
       break;
     default:
-      if (*p < 0x20)
+      if (*p < 0x20 || *p == 0x7f)
         fprintf(f, "\\u%04x", *p);
       else
         fputc(*p, f);
     }
+    p++;
   }
   fputc('"', f);
 }

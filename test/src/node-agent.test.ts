@@ -377,6 +377,9 @@ describe('errors', { skip }, () => {
       assert.match(e.msg, re, doc);
       assert.match(e.msg, /^run `[^`]+`: config.json: invalid JSON: /);
     }
+    const b = bundle();
+    writeFileSync(join(b.dir, 'config.json'), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d])); // {"a":"\xc3("}
+    assert.match(failJson(b).msg, /invalid UTF-8 in string at line 1, column 7/);
   });
 
   test('values the parser must keep exact: unicode escapes, 64-bit seccomp arguments', () => {

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync,
-  rmdirSync, symlinkSync, unlinkSync, writeFileSync,
+  rmdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -441,8 +441,4 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-export function removeFileIfExists(p: string): void {
-  try { unlinkSync(p); } catch { /* absent */ }
 }
