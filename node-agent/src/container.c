@@ -246,10 +246,8 @@ static int record_state(create_run_t *r, sk_state_t *st, sk_error_t *err) {
   return 0;
 }
 
-/* run: tell the process to go, and learn whether execve worked (the socket closes on exec). */
+/* run: learn whether execve worked (the socket closes on exec). */
 static int start_now(create_run_t *r, sk_error_t *err) {
-  if (parent_send(r->sync[0], SK_SYNC_GO, err) < 0)
-    return -1;
   return sync_wait_exec(r->sync[0], err);
 }
 

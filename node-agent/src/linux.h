@@ -14,7 +14,7 @@ typedef struct sk_init_ctx {
   const sk_config_t *cfg;
   const sk_process_t *proc;          /* what to execve */
   int sync_fd;                       /* child end of the sync socketpair */
-  int fifo_fd;                       /* exec.fifo (O_RDWR) to wait on for `start`; -1 = wait for SK_SYNC_GO */
+  int fifo_fd;                       /* exec.fifo (O_RDWR) to wait on for `start`; -1 = exec at once (run) */
   int rootfd;                        /* the container root (O_PATH) until pivot_root */
   int devnull_fd;                    /* host /dev/null (O_PATH), the source for masking files */
   sk_cgroup_mode_t cgroup_mode;
