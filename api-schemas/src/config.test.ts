@@ -9,9 +9,12 @@ test('defaults: what an empty sandkasten.yaml means', () => {
     tls_cert_file: '',
     tls_key_file: '',
     data_dir: '/var/lib/sandkasten',
+    node_agent_path: '',
+    runner_path: '',
     default_image: 'base',
     allowed_images: [],
     session_ttl_seconds: 1800,
+    event_ttl_seconds: 3600,
     defaults: { cpu_limit: 1, mem_limit_mb: 512, pids_limit: 256, max_exec_timeout_ms: 120000, network_mode: 'none' },
     workspace: { enabled: true, persist_by_default: false },
     security: { seccomp: 'mvp' },
@@ -84,6 +87,8 @@ test('bad config values name the key', () => {
   });
   assert.equal(validateConfig({ listen: '1.2.3.4:65536' }).causes[0]?.field, 'listen');
   assert.deepEqual(validateConfig({ lisen: 'x', defaults: { cpu: 1 } }).unknownFields, ['lisen', 'defaults.cpu']);
+  assert.equal(validateConfig({ node_agent_path: 'build/node-agent' }).causes[0]?.field, 'node_agent_path');
+  assert.deepEqual(validateConfig({ node_agent_path: '/opt/sk/node-agent', runner_path: '' }).causes, []);
   assert.equal(validateConfig('listen: x').causes[0]?.reason, 'FieldValueTypeInvalid');
 });
 

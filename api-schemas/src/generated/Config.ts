@@ -26,6 +26,14 @@ export interface SandkastenConfig {
    */
   data_dir?: string;
   /**
+   * The node-agent binary that realizes sandboxes. Empty: node-agent/build/node-agent of this installation.
+   */
+  node_agent_path?: string;
+  /**
+   * The runner binary (static) bind-mounted read-only into every sandbox as its PID 1. Empty: runner/build/runner of this installation.
+   */
+  runner_path?: string;
+  /**
    * Image a Session gets when spec.image is absent.
    */
   default_image?: string;
