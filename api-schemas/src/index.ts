@@ -57,6 +57,7 @@ export type {
 } from './generated/Session.js';
 export type { Workspace, WorkspaceSpec, WorkspaceStatus } from './generated/Workspace.js';
 export type { Image, ImageSpec, ImageStatus, ImageProgress, ImageConfig } from './generated/Image.js';
+export type { Event, ObjectReference, EventSource } from './generated/Event.js';
 export type {
   SandkastenConfig,
   ConfigDefaults,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceByKind, findResourceByPlural, resolveResourceName, resources } from './resources.js';
-import { KINDS } from './types.js';
+import { KINDS, type KindName } from './types.js';
 import { childSchema, deref, getSchema, schemaId, type SchemaCursor } from './schemas.js';
 
 test('one resource per kind, with Kubernetes naming', () => {
@@ -10,7 +10,8 @@ test('one resource per kind, with Kubernetes naming', () => {
     assert.equal(r.listKind, `${r.kind}List`);
     assert.equal(r.singular, r.kind.toLowerCase());
     assert.equal(r.plural, `${r.singular}s`);
-    assert.ok(r.subresources.includes('status'));
+    // Events have no spec/status split: the controllers write them whole.
+    assert.equal(r.subresources.includes('status'), r.kind !== 'Event');
     assert.ok(r.verbs.includes('watch') && r.verbs.includes('patch'));
     assert.equal(findResourceByPlural(r.plural), r);
     assert.equal(findResourceByKind(r.kind), r);
@@ -21,6 +22,8 @@ test('one resource per kind, with Kubernetes naming', () => {
   assert.equal(findResourceByKind('Session')?.namespaced, true);
   assert.equal(findResourceByKind('Workspace')?.namespaced, true);
   assert.equal(findResourceByKind('Image')?.namespaced, false);
+  assert.equal(findResourceByKind('Event')?.namespaced, true);
+  assert.deepEqual(findResourceByKind('Event')?.categories ?? [], [], 'events are not listed with the sandkasten category');
   assert.throws(() => (findResourceByKind('Session')?.shortNames as string[]).push('s'), TypeError);
   assert.throws(() => (findResourceByKind('Image')?.verbs as string[]).pop(), TypeError);
 });
@@ -39,6 +42,9 @@ test('short names and names resolve as kubectl resolves them', () => {
     ['img', 'Image'],
     ['images', 'Image'],
     ['image.v1.sandkasten.dev', 'Image'],
+    ['events', 'Event'],
+    ['ev', 'Event'],
+    ['events.sandkasten.dev', 'Event'],
     ['sessions.apps', undefined],
     ['pods', undefined],
     ['', undefined],
@@ -51,16 +57,42 @@ test('short names and names resolve as kubectl resolves them', () => {
 
 test('every printer column points at a field the schema has', () => {
   for (const r of resources) {
-    assert.ok(r.printerColumns.some((c) => c.name === 'Age' && c.type === 'date'));
+    // Events show when they last occurred instead of their age, as kubectl does.
+    const when = r.kind === 'Event' ? 'Last Seen' : 'Age';
+    assert.ok(r.printerColumns.some((c) => c.name === when && c.type === 'date'), `${r.kind}: a ${when} column`);
     for (const col of r.printerColumns) {
-      let c: SchemaCursor | undefined = { schema: getSchema(r.kind), base: schemaId(r.kind) };
-      for (const seg of col.jsonPath.split('.').slice(1)) {
-        const child: ReturnType<typeof childSchema> = c && childSchema(deref(c), {}, seg);
-        c = child?.kind === 'property' ? child.cursor : undefined;
-      }
-      const t = c && deref(c).schema.type;
+      const t = schemaTypeAt(r.kind, col.jsonPath);
       const want = col.type === 'date' || col.type === 'string' ? 'string' : col.type;
       assert.ok(t === want || (Array.isArray(t) && t.includes(want)), `${r.kind} column ${col.name}: ${col.jsonPath} is ${JSON.stringify(t)}`);
     }
   }
+  const ev = findResourceByKind('Event')!;
+  assert.deepEqual(
+    ev.printerColumns.filter((c) => !c.priority).map((c) => c.name),
+    ['Last Seen', 'Type', 'Reason', 'Object', 'Message'],
+  );
 });
+
+test('selectable fields are scalar fields of the schema', () => {
+  for (const r of resources) {
+    for (const path of r.selectableFields ?? []) {
+      assert.match(path, /^(\.[A-Za-z]+)+$/, `${r.kind}: ${path}`);
+      const t = schemaTypeAt(r.kind, path);
+      assert.ok(t === 'string' || t === 'integer' || t === 'boolean', `${r.kind} selectable field ${path} is ${JSON.stringify(t)}`);
+    }
+  }
+  const fields = findResourceByKind('Event')?.selectableFields ?? [];
+  for (const f of ['.involvedObject.name', '.involvedObject.uid', '.involvedObject.kind', '.involvedObject.namespace', '.reason', '.type']) {
+    assert.ok(fields.includes(f), f);
+  }
+});
+
+/** The JSON Schema type at a printer column's or selectable field's path (".a.b"). */
+function schemaTypeAt(kind: KindName, path: string): unknown {
+  let c: SchemaCursor | undefined = { schema: getSchema(kind), base: schemaId(kind) };
+  for (const seg of path.split('.').slice(1)) {
+    const child: ReturnType<typeof childSchema> = c && childSchema(deref(c), {}, seg);
+    c = child?.kind === 'property' ? child.cursor : undefined;
+  }
+  return c && deref(c).schema.type;
+}

@@ -26,6 +26,12 @@ export interface ResourceInfo {
   categories?: string[];
   subresources: string[];
   printerColumns: PrinterColumn[];
+  /**
+   * Fields a field selector may name besides metadata.name and metadata.namespace, as JSONPaths
+   * (".involvedObject.name"); the selector names them without the leading dot. As a CRD's
+   * selectableFields.
+   */
+  selectableFields?: string[];
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -90,6 +96,45 @@ const table: ResourceInfo[] = [
       { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes', description: 'Unpacked size in bytes' },
       age(),
       { name: 'Digest', type: 'string', jsonPath: '.status.digest', priority: 1 },
+    ],
+  },
+  {
+    // Written by the controllers. Not in the "sandkasten" category: like Kubernetes' events, they
+    // are not among the things `get sandkasten` (or `get all`) lists.
+    group: 'sandkasten.dev',
+    version: 'v1',
+    kind: 'Event',
+    listKind: 'EventList',
+    plural: 'events',
+    singular: 'event',
+    namespaced: true,
+    shortNames: ['ev'],
+    verbs: [...VERBS],
+    subresources: [],
+    printerColumns: [
+      { name: 'Last Seen', type: 'date', jsonPath: '.lastTimestamp', description: 'When the event last occurred' },
+      { name: 'Type', type: 'string', jsonPath: '.type' },
+      { name: 'Reason', type: 'string', jsonPath: '.reason' },
+      // A printer column is one JSONPath, so the kind has a (wide) column of its own.
+      { name: 'Object', type: 'string', jsonPath: '.involvedObject.name', description: 'Name of the object the event is about' },
+      { name: 'Message', type: 'string', jsonPath: '.message' },
+      { name: 'Kind', type: 'string', jsonPath: '.involvedObject.kind', priority: 1 },
+      { name: 'Source', type: 'string', jsonPath: '.source.component', priority: 1 },
+      { name: 'First Seen', type: 'date', jsonPath: '.firstTimestamp', priority: 1 },
+      { name: 'Count', type: 'integer', jsonPath: '.count', priority: 1 },
+    ],
+    // Kubernetes' field selectors for events, minus the fields this trimmed Event lacks.
+    selectableFields: [
+      '.involvedObject.apiVersion',
+      '.involvedObject.kind',
+      '.involvedObject.name',
+      '.involvedObject.namespace',
+      '.involvedObject.uid',
+      '.involvedObject.resourceVersion',
+      '.reason',
+      '.type',
+      '.source.component',
+      '.reportingComponent',
     ],
   },
 ];

@@ -6,9 +6,9 @@ export const API_GROUP = 'sandkasten.dev';
 export const API_VERSION = 'v1';
 export const GROUP_VERSION = 'sandkasten.dev/v1';
 
-/** The kinds served under sandkasten.dev/v1. */
-export type KindName = 'Session' | 'Workspace' | 'Image';
-export const KINDS: readonly KindName[] = ['Session', 'Workspace', 'Image'];
+/** The kinds served under sandkasten.dev/v1: the three users declare, and the Events controllers write. */
+export type KindName = 'Session' | 'Workspace' | 'Image' | 'Event';
+export const KINDS: readonly KindName[] = ['Session', 'Workspace', 'Image', 'Event'];
 
 /** The Kubernetes StatusCause reasons a validator reports. */
 export type FieldCauseReason =

@@ -307,11 +307,42 @@ const kindRules: Record<KindName, (obj: unknown) => FieldCause[]> = {
     ...quantityCause('spec.sizeLimit', get(obj, 'spec', 'sizeLimit'), parseQuantity, (n) => (n <= 0 ? 'must be greater than 0' : undefined)),
   ],
   Image: () => [],
+  Event: (obj) => eventRules(obj),
 };
 
 /**
- * Validates a Session, Workspace or Image: the schema, then the rules a schema cannot state
- * (name, generateName and namespace syntax, label, annotation and finalizer names, quantity ranges).
+ * An Event lives beside its object, as Kubernetes' event validation demands: in the object's
+ * namespace, or in "default" when the object is cluster-scoped (has no namespace).
+ */
+function eventRules(obj: unknown): FieldCause[] {
+  const out: FieldCause[] = [];
+  const ns = get(obj, 'metadata', 'namespace');
+  const objNs = get(obj, 'involvedObject', 'namespace');
+  if (typeof ns === 'string' && ns !== '') {
+    if (objNs === undefined || objNs === '') {
+      if (ns !== 'default') {
+        out.push({
+          reason: 'FieldValueInvalid',
+          field: 'involvedObject.namespace',
+          message: `Invalid value: "": events about cluster-scoped objects belong in namespace "default", not ${renderValue(ns)}`,
+        });
+      }
+    } else if (typeof objNs === 'string' && objNs !== ns) {
+      out.push({ reason: 'FieldValueInvalid', field: 'involvedObject.namespace', message: `Invalid value: ${renderValue(objNs)}: does not match event.namespace` });
+    }
+  }
+  const first = get(obj, 'firstTimestamp');
+  const last = get(obj, 'lastTimestamp');
+  if (typeof first === 'string' && typeof last === 'string' && Date.parse(last) < Date.parse(first)) {
+    out.push({ reason: 'FieldValueInvalid', field: 'lastTimestamp', message: `Invalid value: ${renderValue(last)}: must not be before firstTimestamp` });
+  }
+  return out;
+}
+
+/**
+ * Validates a Session, Workspace, Image or Event: the schema, then the rules a schema cannot state
+ * (name, generateName and namespace syntax, label, annotation and finalizer names, quantity ranges,
+ * an Event's namespace).
  */
 export function validateObject(kind: string, obj: unknown): ValidationResult {
   if (!(KINDS as readonly string[]).includes(kind)) {

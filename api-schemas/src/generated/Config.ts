@@ -45,6 +45,10 @@ export interface SandkastenConfig {
    * Idle TTL of a session that sets none.
    */
   session_ttl_seconds?: number;
+  /**
+   * How long an Event is kept after it last occurred; a sweeper deletes older ones.
+   */
+  event_ttl_seconds?: number;
   defaults?: ConfigDefaults;
   workspace?: ConfigWorkspace;
   security?: ConfigSecurity;

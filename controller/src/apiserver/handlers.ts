@@ -210,20 +210,20 @@ export function resourceEndpoints(o: ResourceEndpointOptions): ResourceEndpoints
 
   function selected(call: ApiRequest, t: Target): { items: readonly StoredObject[]; resourceVersion: number } {
     const labels = parseLabelSelector(call.param('labelSelector'));
-    const fields = parseFieldSelector(call.param('fieldSelector'));
+    const fields = parseFieldSelector(call.param('fieldSelector'), t.def.selectableFields);
     const ns = t.def.namespaced && t.inNamespace ? t.namespace : undefined;
     const name = pinnedName(fields);
     if (name !== undefined && (!t.def.namespaced || ns !== undefined)) {
       // One object named: a point read instead of a scan (kubectl watches single objects so).
       const obj = o.store.get({ resource: t.def.plural, namespace: ns ?? '', name });
       const rv = o.store.currentResourceVersion();
-      const items = obj && matchesLabels(labels, obj.metadata.labels as Record<string, string>) && matchesFields(fields, obj.metadata) ? [obj] : [];
+      const items = obj && matchesLabels(labels, obj.metadata.labels as Record<string, string>) && matchesFields(fields, obj) ? [obj] : [];
       return { items, resourceVersion: rv };
     }
     const r = o.store.list(t.def.plural, ns);
     if (labels.length === 0 && fields.length === 0) return r;
     return {
-      items: r.items.filter((x) => matchesLabels(labels, x.metadata.labels as Record<string, string>) && matchesFields(fields, x.metadata)),
+      items: r.items.filter((x) => matchesLabels(labels, x.metadata.labels as Record<string, string>) && matchesFields(fields, x)),
       resourceVersion: r.resourceVersion,
     };
   }
@@ -285,7 +285,7 @@ export function resourceEndpoints(o: ResourceEndpointOptions): ResourceEndpoints
         sendInitialEvents: since === undefined ? sendInitial !== false : sendInitial === true,
         initialEventsEnd: sendInitial === true,
         labels: parseLabelSelector(call.param('labelSelector')),
-        fields: parseFieldSelector(call.param('fieldSelector')),
+        fields: parseFieldSelector(call.param('fieldSelector'), t.def.selectableFields),
         bookmarks,
         timeoutMs: timeoutSeconds ? timeoutSeconds * 1000 : undefined,
         table: wantsTable(call.header('accept')) ? includeObject(call) : undefined,

@@ -34,11 +34,22 @@ describe('label selectors', () => {
 describe('field selectors', () => {
   it('supports metadata.name and metadata.namespace with =, == and !=', () => {
     const f = parseFieldSelector('metadata.name=a,metadata.namespace!=kube');
-    assert.equal(matchesFields(f, { name: 'a', namespace: 'x' }), true);
-    assert.equal(matchesFields(f, { name: 'a', namespace: 'kube' }), false);
-    assert.equal(matchesFields(parseFieldSelector('metadata.name==b'), { name: 'b' }), true);
+    assert.equal(matchesFields(f, { metadata: { name: 'a', namespace: 'x' } }), true);
+    assert.equal(matchesFields(f, { metadata: { name: 'a', namespace: 'kube' } }), false);
+    assert.equal(matchesFields(parseFieldSelector('metadata.name==b'), { metadata: { name: 'b' } }), true);
     assert.throws(() => parseFieldSelector('spec.image=x'), /field label not supported: spec.image/);
     assert.throws(() => parseFieldSelector('nonsense'), (e: { status?: number }) => e.status === 400);
+  });
+  it("supports a resource's selectable fields, an absent field comparing as the empty string", () => {
+    const selectable = ['involvedObject.name', 'involvedObject.namespace', 'count'];
+    const ev = { metadata: { name: 'dev.1' }, involvedObject: { name: 'dev' }, count: 3 };
+    assert.equal(matchesFields(parseFieldSelector('involvedObject.name=dev,count=3', selectable), ev), true);
+    assert.equal(matchesFields(parseFieldSelector('involvedObject.name!=dev', selectable), ev), false);
+    assert.equal(matchesFields(parseFieldSelector('involvedObject.namespace=', selectable), ev), true);
+    assert.equal(matchesFields(parseFieldSelector('involvedObject.namespace!=', selectable), ev), false);
+    assert.throws(() => parseFieldSelector('involvedObject.name=dev'), /field label not supported: involvedObject.name/);
+    // Only the object's own fields: nothing inherited from Object.prototype.
+    assert.equal(matchesFields(parseFieldSelector('involvedObject.constructor=', ['involvedObject.constructor']), ev), true);
   });
 });
 

@@ -1,6 +1,7 @@
 // Label and field selectors with the grammar of Kubernetes' labels.Parse / fields.ParseSelector:
 //   labels:  a=b  a==b  a!=b  a in (x,y)  a notin (x,y)  a  !a  a>1  a<1   (comma-joined = AND)
-//   fields:  metadata.name=x  metadata.namespace!=y  (only the fields every resource supports)
+//   fields:  metadata.name=x  metadata.namespace!=y  (every resource), plus the resource's own
+//            selectable fields (Events: involvedObject.name=x, involvedObject.uid=…, reason=…, type=…)
 
 import { ApiError, errors } from './errors.js';
 
@@ -134,12 +135,16 @@ export function matchesLabels(selector: Selector, labels: Record<string, string>
 }
 
 export interface FieldRequirement {
-  field: 'metadata.name' | 'metadata.namespace';
+  /** A dotted path into the object: metadata.name, metadata.namespace, involvedObject.uid, … */
+  field: string;
   negate: boolean;
   value: string;
 }
 
-export function parseFieldSelector(input: string | undefined): FieldRequirement[] {
+const META_FIELDS: readonly string[] = ['metadata.name', 'metadata.namespace'];
+
+/** Parses a field selector; `selectable` names the fields beyond metadata.name/namespace the resource supports. */
+export function parseFieldSelector(input: string | undefined, selectable: readonly string[] = []): FieldRequirement[] {
   if (input === undefined || input.trim() === '') return [];
   const out: FieldRequirement[] = [];
   for (const raw of input.split(',')) {
@@ -147,7 +152,7 @@ export function parseFieldSelector(input: string | undefined): FieldRequirement[
     const m = part.match(/^([^=!]+?)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw errors.badRequest(`invalid field selector "${input}": cannot parse "${part}"`);
     const field = m[1]!;
-    if (field !== 'metadata.name' && field !== 'metadata.namespace') {
+    if (!META_FIELDS.includes(field) && !selectable.includes(field)) {
       throw errors.badRequest(`field label not supported: ${field}`);
     }
     out.push({ field, negate: m[2] === '!=', value: m[3]! });
@@ -155,10 +160,18 @@ export function parseFieldSelector(input: string | undefined): FieldRequirement[
   return out;
 }
 
-export function matchesFields(reqs: FieldRequirement[], meta: { name?: string; namespace?: string }): boolean {
+/** A field's value as a selector compares it: scalars as text, anything absent as "" (as Kubernetes). */
+function fieldValue(obj: unknown, field: string): string {
+  let v: unknown = obj;
+  for (const k of field.split('.')) {
+    v = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, k) ? (v as Record<string, unknown>)[k] : undefined;
+  }
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
+export function matchesFields(reqs: FieldRequirement[], obj: { metadata: { name?: string; namespace?: string } }): boolean {
   for (const r of reqs) {
-    const v = (r.field === 'metadata.name' ? meta.name : meta.namespace) ?? '';
-    if ((v === r.value) === r.negate) return false;
+    if ((fieldValue(obj, r.field) === r.value) === r.negate) return false;
   }
   return true;
 }

@@ -78,7 +78,7 @@ export function serveWatch(
   const timers: NodeJS.Timeout[] = [];
 
   const matches = (o: StoredObject) =>
-    matchesLabels(w.labels, o.metadata.labels as Record<string, string> | undefined) && matchesFields(w.fields, o.metadata);
+    matchesLabels(w.labels, o.metadata.labels as Record<string, string> | undefined) && matchesFields(w.fields, o);
 
   const frame = (type: string, obj: StoredObject, raw?: string): string => {
     if (w.table) {
