@@ -1,15 +1,24 @@
 #!/usr/bin/env node
-// sandkasten — the daemon: `sandkasten --config sandkasten.yaml`.
+// sandkasten — the daemon: `sandkasten --config sandkasten.yaml`; `sandkasten doctor` checks the
+// host, `sandkasten init --config FILE` sets it up.
 
 import { readFileSync } from 'node:fs';
 import { createLogger, isLogLevel } from '../apiserver/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { doctorCommand, initCommand } from '../doctor/index.js';
 import { startDaemon, StartupError, type Daemon } from './daemon.js';
 
 const usage = `Usage: sandkasten [--config FILE] [--log-level LEVEL] [--tls-cert-file FILE --tls-private-key-file FILE]
+       sandkasten [--config FILE] doctor [--json]
+       sandkasten init --config FILE [--data-dir DIR]
 
 The Sandkasten daemon: serves the sandkasten.dev/v1 API (Sessions, Workspaces, Images) and
 keeps the host converged to it.
+
+Commands:
+  doctor               Checks that this host can run sandboxes (exit 1 if not).
+  init                 Writes a config with a new api_key (never over an existing one),
+                       creates data_dir and prepares the built-in image.
 
 Options:
   -c, --config FILE    YAML configuration (listen, api_key, data_dir, ...). Without it, defaults.
@@ -40,6 +49,8 @@ function fail(message: string, code: number): never {
 }
 
 interface Args {
+  /** A subcommand and its own arguments; absent: run the daemon. */
+  command?: { name: 'doctor' | 'init'; argv: string[] };
   config?: string;
   logLevel?: string;
   tlsCert?: string;
@@ -81,6 +92,10 @@ function parseArgs(argv: string[]): Args {
       case '--tls-private-key-file':
         args.tlsKey = value();
         break;
+      case 'doctor':
+      case 'init':
+        args.command = { name: flag, argv: argv.slice(i + 1) };
+        return args;
       default:
         fail(`unknown argument ${JSON.stringify(a)}\n\n${usage}`, 2);
     }
@@ -90,6 +105,10 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.command) {
+    const run = args.command.name === 'doctor' ? doctorCommand : initCommand;
+    process.exit(run(args.command.argv, args.config));
+  }
   let config;
   try {
     config = loadConfig(args.config);

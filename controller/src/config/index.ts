@@ -14,6 +14,7 @@ import {
 } from '@sandkasten/api-schemas';
 
 export type { ResolvedConfig, SandkastenConfig };
+export { BUNDLED_NODE_AGENT, BUNDLED_RUNNER, nodeAgentPath, runnerPath } from './binaries.js';
 
 export class ConfigError extends Error {
   constructor(
