@@ -213,7 +213,7 @@ else
 fi
 export PATH
 if [ -z "\${HOME:-}" ]; then
-  HOME=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
+  HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
   export HOME="\${HOME:-/}"
 fi
 PS1='$ '
