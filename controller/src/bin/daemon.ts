@@ -1,4 +1,5 @@
-// The daemon's wiring, apart from its command line: data directory, store, compactor, API server.
+// The daemon's wiring, apart from its command line: data directory, store, compactor, API server,
+// event sweeper.
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,12 +7,13 @@ import { createSecureContext } from 'node:tls';
 import { createApiServer, isLoopbackHost, parseListen, type ApiServer, type Logger } from '../apiserver/index.js';
 import type { ResolvedConfig } from '../config/index.js';
 import { openSqliteStore, startCompactor, type Store } from '../store/index.js';
+import { startEventSweeper, storeEventSink } from '../events/index.js';
 
 export interface Daemon {
   api: ApiServer;
   store: Store;
   url: string;
-  /** Ends watches, stops listening, stops the compactor, closes the database. Idempotent. */
+  /** Ends watches, stops listening, stops the event sweeper and the compactor, closes the database. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -94,6 +96,8 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     store.close();
     throw new StartupError(`cannot listen on ${config.listen}: ${(e as Error).message}`, 1);
   }
+  // Events expire event_ttl_seconds after they were last seen.
+  const sweeper = startEventSweeper({ sink: storeEventSink(store), ttlSeconds: config.event_ttl_seconds, logger });
   let closing: Promise<void> | undefined;
   return {
     api,
@@ -102,6 +106,7 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     close() {
       closing ??= (async () => {
         await api.close();
+        await sweeper.stop();
         stopCompactor();
         store.close();
       })();
