@@ -219,13 +219,13 @@ static void escalate(struct runner *r, struct exec *e, uint64_t now) {
     break;
   case 1:
     if (!shell_fg_is_shell(r)) {
-      /* The job ignored SIGINT. Kill it, and interrupt the shell so it drops the rest of the
-       * command instead of starting its next job. */
+      /* The job ignored SIGINT. Interrupt the shell first, so it drops the rest of the
+       * command rather than start its next job once this one is gone, then kill the job. */
       e->stage = 2;
-      if (shell_signal_fg(r, SIGKILL, &target, &err) < 0 && err.errno_ != ESRCH)
-        sk_log("warn", "exec kill: %s", err.msg);
       if (r->shell.pid > 0)
         kill(r->shell.pid, SIGINT);
+      if (shell_signal_fg(r, SIGKILL, &target, &err) < 0 && err.errno_ != ESRCH)
+        sk_log("warn", "exec kill: %s", err.msg);
       break;
     }
     /* The shell itself ignores SIGINT (trap "" INT in a builtin loop). */

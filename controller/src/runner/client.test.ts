@@ -24,7 +24,7 @@ async function processes(c: RunnerClient): Promise<Map<number, { state: string; 
   return out;
 }
 
-describe('persistent shell (bash, runner as PID 1)', () => {
+describe('persistent shell (bash, runner as PID 1)', { timeout: 120_000 }, () => {
   let r: StandaloneRunner;
   let c: RunnerClient;
   before(async () => {
@@ -151,6 +151,20 @@ describe('persistent shell (bash, runner as PID 1)', () => {
     assert.ok(seen.length >= 4, 'several chunks');
   });
 
+  test('leaving an execStream loop early interrupts the command', async () => {
+    const t0 = Date.now();
+    const s = c.execStream('echo started; sleep 30; echo never');
+    for await (const chunk of s) {
+      assert.equal(chunk.toString(), 'started\n');
+      break;
+    }
+    const res = await s.result;
+    assert.equal(res.cancelled, true);
+    assert.equal(res.exitCode, 130);
+    assert.ok(Date.now() - t0 < 1500);
+    assert.equal((await c.exec('echo next')).output.toString(), 'next\n');
+  });
+
   test('the output cap: the rest is dropped, the command runs to its end', async () => {
     const res = await c.exec('head -c 6000000 /dev/zero; echo done >&2; exit 0');
     assert.equal(res.truncated, true);
@@ -273,7 +287,7 @@ describe('persistent shell (bash, runner as PID 1)', () => {
   });
 });
 
-describe('other shells', () => {
+describe('other shells', { timeout: 60_000 }, () => {
   test('/bin/sh (dash): state persists, timeouts work', async () => {
     const r = await startRunner({ shell: '/bin/sh' });
     try {
@@ -326,7 +340,7 @@ describe('other shells', () => {
   });
 });
 
-describe('lifecycle', () => {
+describe('lifecycle', { timeout: 60_000 }, () => {
   test('SIGTERM: children get SIGTERM, the runner exits 0 and removes its socket', async () => {
     const r = await startRunner();
     await r.client.exec('sleep 100 & trap "" TERM; (trap "" TERM; sleep 100) &');

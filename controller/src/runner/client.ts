@@ -73,7 +73,11 @@ export interface ExecResult {
   shellExited: boolean;
 }
 
-/** exec output as a stream (AsyncIterable<Buffer>), with the result once it ends. */
+/**
+ * exec output as a stream (AsyncIterable<Buffer>), with the result once it ends. Consume the
+ * stream: a full buffer holds the command back. Destroying it early (or leaving a for-await
+ * loop) interrupts the command, as a cancel does.
+ */
 export interface ExecStream extends AsyncIterable<Buffer> {
   readonly stream: Readable;
   /** Resolves after the last chunk; `output` is empty here (it went through the stream). */
@@ -230,6 +234,8 @@ class Channel {
   end(): void {
     this.#handler = null;
     this.#onLost = null;
+    // A stream's backpressure may have paused it; the next operation must hear its replies.
+    this.socket.resume();
     this.socket.unref();
   }
 
@@ -296,17 +302,17 @@ export class RunnerClient {
 
   /** Runs a command in the persistent shell; its output streams as it is produced. */
   execStream(command: string | Uint8Array, options: Omit<ExecOptions, 'onChunk'> = {}): ExecStream {
-    const { stream, push, fail } = frameStream();
+    const { stream, signal, push, end, fail } = frameStream(options.signal);
     const result = this.#operation({
       op: 'exec',
       request: execRequest(command, options.timeoutMs),
       onFrame: (ch, type, payload) => {
         if (type === Frame.OUT) push(ch, Buffer.from(payload));
       },
-      signal: options.signal,
+      signal,
     }).then(
       (json) => {
-        stream.push(null);
+        end();
         return execResult(json, Buffer.alloc(0));
       },
       (err: unknown) => {
@@ -373,7 +379,10 @@ export class RunnerClient {
     return { info: await info, stream };
   }
 
-  /** Reads a file as a stream (AsyncIterable<Buffer>); errors (ENOENT, …) arrive as the stream's error. */
+  /**
+   * Reads a file as a stream (AsyncIterable<Buffer>); errors (ENOENT, …) arrive as the stream's
+   * error. Destroying the stream early cancels the read.
+   */
   readFile(path: PathLike, options: ReadOptions = {}): Readable {
     const { stream, info } = this.#read(path, options);
     info.catch(() => {});
@@ -381,7 +390,7 @@ export class RunnerClient {
   }
 
   #read(path: PathLike, options: ReadOptions): { stream: Readable; info: Promise<FileInfo> } {
-    const { stream, push, fail } = frameStream();
+    const { stream, signal, push, end, fail } = frameStream(options.signal);
     let gotInfo!: (info: FileInfo) => void;
     let noInfo!: (err: unknown) => void;
     const info = new Promise<FileInfo>((resolve, reject) => {
@@ -398,11 +407,11 @@ export class RunnerClient {
         if (type === Frame.META) gotInfo(fileInfo(parseJson(payload) as Json));
         else if (type === Frame.OUT) push(ch, payload);
       },
-      signal: options.signal,
+      signal,
     }).then(
       () => {
         noInfo(new RunnerError('PROTOCOL', 'fs.read: the runner sent no file info', { op: 'fs.read' }));
-        stream.push(null);
+        end();
       },
       (err: unknown) => {
         // META comes first or not at all: an error (ENOENT, EISDIR) comes instead of it.
@@ -614,30 +623,54 @@ export class RunnerClient {
 }
 
 /**
- * A Readable fed from frames: when its buffer is full the connection stops reading. Its error
- * also rejects the operation's promise, and iterators and pipeline() still see it; the no-op
- * listener only keeps an unobserved stream from crashing the process.
+ * A Readable fed from frames: when its buffer is full the connection stops reading, and it reads
+ * again when the consumer catches up. Its error also rejects the operation's promise, and
+ * iterators and pipeline() still see it; the no-op listener only keeps an unobserved stream from
+ * crashing the process.
  */
-function frameStream(): { stream: Readable; push: (ch: Channel, chunk: Buffer) => void; fail: (err: unknown) => void } {
+function frameStream(userSignal?: AbortSignal): {
+  stream: Readable;
+  /** Aborted when the consumer destroys the stream early: the operation is then cancelled. */
+  signal: AbortSignal;
+  push: (ch: Channel, chunk: Buffer) => void;
+  end: () => void;
+  fail: (err: unknown) => void;
+} {
+  const abandon = new AbortController();
+  if (userSignal?.aborted) abandon.abort();
+  else userSignal?.addEventListener('abort', () => abandon.abort(), { once: true });
   let paused: Channel | null = null;
-  const stream = new Readable({
-    highWaterMark: 1 << 20,
-    read() {
-      paused?.socket.resume();
-      paused = null;
-    },
-  });
+  const release = (): void => {
+    // The operation is over: its channel goes back to the pool and is no longer ours to pause.
+    paused?.socket.resume();
+    paused = null;
+  };
+  const stream = new Readable({ highWaterMark: 1 << 20, read: release });
   stream.on('error', () => {});
+  let done = false;
+  stream.on('close', () => {
+    if (done) return;
+    release();
+    abandon.abort();
+  });
   return {
     stream,
+    signal: abandon.signal,
     push(ch, chunk) {
-      if (!stream.push(chunk)) {
+      if (stream.destroyed) return; // abandoned: drain until the runner confirms the cancel
+      if (!stream.push(chunk) && !done) {
         paused = ch;
         ch.socket.pause();
       }
     },
+    end() {
+      done = true;
+      release();
+      stream.push(null);
+    },
     fail(err) {
-      paused?.socket.resume();
+      done = true;
+      release();
       stream.destroy(err as Error);
     },
   };

@@ -122,7 +122,7 @@ class RawConn {
   }
 }
 
-describe('runner: bad input gets a clear error, never a crash', () => {
+describe('runner: bad input gets a clear error, never a crash', { timeout: 60_000 }, () => {
   let r: StandaloneRunner;
   before(async () => {
     r = await startRunner();
