@@ -4,7 +4,7 @@
 // were last seen.
 
 export { EventRecorder, eventName, MAX_EVENT_MESSAGE } from './recorder.js';
-export type { EventRecorderOptions, EventType, RecordOptions, RecorderStats } from './recorder.js';
+export type { EventRecorderOptions, EventType, InvolvedObject, RecordOptions, RecorderStats } from './recorder.js';
 export { storeEventSink } from './sink.js';
 export type { EventSink, SinkResult, SinkFailure } from './sink.js';
 export { httpEventSink } from './http-sink.js';

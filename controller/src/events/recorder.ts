@@ -17,7 +17,6 @@ import { createHash } from 'node:crypto';
 import type { Event, ObjectReference } from '@sandkasten/api-schemas';
 import { errorMessage } from '../runtime/errors.js';
 import { silentLogger, type Logger } from '../runtime/log.js';
-import type { RuntimeObject } from '../runtime/types.js';
 import type { EventSink } from './sink.js';
 
 export type EventType = 'Normal' | 'Warning';
@@ -40,6 +39,16 @@ export interface EventRecorderOptions {
   queueSize?: number;
   /** Events (and objects) whose state is remembered (default 4096). */
   cacheSize?: number;
+}
+
+/**
+ * What an Event can be about: any object read from the API — an informer's RuntimeObject or a
+ * typed Session, Workspace or Image. apiVersion, kind, metadata.name and metadata.uid must be set.
+ */
+export interface InvolvedObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
 }
 
 export interface RecordOptions {
@@ -123,7 +132,7 @@ function truncate(s: string, max: number): string {
 }
 
 /** The object's reference, or why there is none. */
-function reference(obj: RuntimeObject | undefined): ObjectReference | string {
+function reference(obj: InvolvedObject | undefined): ObjectReference | string {
   const m = obj?.metadata;
   if (!obj?.apiVersion || !obj.kind) return 'the object has no apiVersion and kind';
   if (!m?.name) return 'the object has no metadata.name';
@@ -194,7 +203,7 @@ export class EventRecorder {
    * Records that `reason` happened to `obj` (a Session, Workspace, Image … as read from the API:
    * apiVersion, kind, metadata.name and uid are needed). Returns at once; never throws.
    */
-  event(obj: RuntimeObject, type: EventType, reason: string, message: string, options: RecordOptions = {}): void {
+  event(obj: InvolvedObject, type: EventType, reason: string, message: string, options: RecordOptions = {}): void {
     try {
       this.#record(obj, type, reason, message, options);
     } catch (e) {
@@ -213,7 +222,7 @@ export class EventRecorder {
     await this.flush();
   }
 
-  #record(obj: RuntimeObject, type: EventType, reason: string, message: string, options: RecordOptions): void {
+  #record(obj: InvolvedObject, type: EventType, reason: string, message: string, options: RecordOptions): void {
     this.#stats.recorded++;
     if (this.#closed) return;
     const ref = reference(obj);
@@ -342,6 +351,7 @@ export class EventRecorder {
     const known = this.#known.get(p.key) ?? { carry: 0, carryFirstAt: 0 };
     this.#known.set(p.key, known);
     let cur = known.event;
+    let last = '';
     for (let attempt = 0; attempt < 5; attempt++) {
       const r = cur === undefined ? await this.#sink.create(this.#fresh(p)) : await this.#sink.update(this.#added(cur, p));
       if (r.ok) {
@@ -350,10 +360,11 @@ export class EventRecorder {
         return;
       }
       // Taken, changed or gone meanwhile (another writer, the sweeper): start from what is stored.
+      last = r.reason;
       known.event = undefined;
       cur = await this.#sink.get(p.namespace, p.name);
     }
-    throw new Error('gave up after repeated conflicts');
+    throw new Error(`gave up after 5 attempts (last: ${last})`);
   }
 
   #fresh(p: Pending): Event {
