@@ -12,11 +12,16 @@
 #include "json.h"
 #include "runner.h"
 
+/* Between two jobs the shell itself is in the foreground; a job it forks right then misses the
+ * SIGINT, so until the kill grace is over the foreground is looked at every RECHECK_MS. */
+#define RECHECK_MS 20
+
 struct exec {
   struct conn *conn; /* NULL once the client went away */
   uint8_t *command;
   size_t command_len;
   uint64_t start_ns, deadline_ns, escalate_at;
+  uint64_t recheck_at; /* the SIGINT went to the shell: a job it was just starting gets one too */
   int stage; /* 0 running, 1 SIGINT sent, 2 SIGKILL sent to the job, 3 shell killed */
   bool sent, timed_out, cancelled, truncated, shell_restarted;
   uint64_t out_bytes, dropped_bytes;
@@ -216,6 +221,8 @@ static void escalate(struct runner *r, struct exec *e, uint64_t now) {
     e->stage = 1;
     if (shell_signal_fg(r, SIGINT, &target, &err) < 0 && err.errno_ != ESRCH)
       sk_log("warn", "exec interrupt: %s", err.msg);
+    else if (target > 0)
+      e->recheck_at = now + MS_NS(RECHECK_MS);
     break;
   case 1:
     if (!shell_fg_is_shell(r)) {
@@ -248,6 +255,8 @@ static void exec_interrupt(struct runner *r, struct exec *e) {
 uint64_t exec_next_deadline(struct runner *r) {
   struct exec *e = r->exec;
   uint64_t d = e == NULL ? 0 : e->stage == 0 ? e->deadline_ns : e->escalate_at;
+  if (e != NULL && e->recheck_at != 0 && (d == 0 || e->recheck_at < d))
+    d = e->recheck_at;
   struct exec *w = r->exec_waiting;
   if (w != NULL && w->deadline_ns != 0 && (d == 0 || w->deadline_ns < d))
     d = w->deadline_ns;
@@ -271,6 +280,19 @@ void exec_timers(struct runner *r, uint64_t now) {
       exec_fail(r, e, &err);
     }
     return;
+  }
+  if (e->recheck_at != 0 && now >= e->recheck_at) {
+    pid_t target;
+    sk_error_t err;
+    if (e->stage != 1) {
+      e->recheck_at = 0;
+    } else if (shell_fg_is_shell(r)) {
+      e->recheck_at = now + MS_NS(RECHECK_MS); /* still between jobs, or a builtin */
+    } else {
+      e->recheck_at = 0;
+      if (shell_signal_fg(r, SIGINT, &target, &err) < 0 && err.errno_ != ESRCH)
+        sk_log("warn", "exec interrupt: %s", err.msg);
+    }
   }
   if (e->stage == 0 && e->deadline_ns != 0 && now >= e->deadline_ns) {
     e->timed_out = true;
