@@ -2,6 +2,7 @@
 // caveat) or fail (something required is missing), with a hint saying how to fix it. Kernel
 // facts come from `node-agent check`, the program that will depend on them.
 
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { isAbsolute } from 'node:path';
@@ -176,6 +177,12 @@ function checkSeccomp(f: NodeAgentFacts, config: ResolvedConfig): CheckResult {
     : fail('seccomp', `not available, but security.seccomp is ${config.security.seccomp}`, `${hint}, or set security.seccomp: off`);
 }
 
+/** xfs made with ftype=0 reports no file types in readdir (d_type), which overlayfs needs. */
+function xfsWithoutDtype(mountPoint: string): boolean {
+  const r = spawnSync('xfs_info', [mountPoint], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 && /\bftype=0\b/.test(r.stdout);
+}
+
 function checkDataDir(dataDir: string, root: boolean, overlay: boolean): CheckResult[] {
   const out: CheckResult[] = [];
   try {
@@ -201,6 +208,7 @@ function checkDataDir(dataDir: string, root: boolean, overlay: boolean): CheckRe
     else if (m.options.includes('ro')) out.push(fail('data_dir.filesystem', `${where} is on a read-only mount (${m.mountPoint})`, DATA_DIR_HINT));
     else if (m.fsType === 'tmpfs') out.push(warn('data_dir.filesystem', `${where} is on tmpfs`, `works, but workspaces and the database are lost at reboot: ${DATA_DIR_HINT}`));
     else if (m.options.includes('noexec')) out.push(warn('data_dir.filesystem', `${where} is on a noexec mount (${m.mountPoint})`, 'programs in workspaces cannot be run directly: remount without noexec or move data_dir'));
+    else if (m.fsType === 'xfs' && xfsWithoutDtype(m.mountPoint)) out.push(fail('data_dir.filesystem', `${where} is on xfs without d_type (ftype=0)`, 'overlayfs needs d_type: move data_dir to a filesystem made with mkfs.xfs -n ftype=1 (the default since 2016), or ext4'));
     else if (GOOD_FILESYSTEMS.has(m.fsType) || m.fsType === 'zfs') out.push(ok('data_dir.filesystem', `${m.fsType} (${m.mountPoint})`));
     else out.push(warn('data_dir.filesystem', `${m.fsType} (${m.mountPoint}) is not a filesystem sandkasten is tested on`, DATA_DIR_HINT));
   }

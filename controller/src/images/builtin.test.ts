@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync,
-  writeFileSync,
+  utimesSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,19 @@ describe('built-in image on this host', () => {
     assert.equal(statSync(metaFile).mtimeMs, before.meta.mtimeMs);
     assert.equal(statSync(join(rootfs, 'etc/passwd')).ino, before.passwd.ino);
     assert.deepEqual(readdirSync(join(dataDir, 'images/base')).sort(), ['meta.json', 'rootfs']);
+  });
+
+  it('removes temp trees of crashed runs, not ones that may be in progress', () => {
+    const stale = join(dataDir, 'images/base/.rootfs-crashed');
+    const fresh = join(dataDir, 'images/base/.rootfs-building');
+    mkdirSync(join(stale, 'etc'), { recursive: true });
+    mkdirSync(fresh);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(stale, old, old);
+    prepareBuiltinImage(dataDir);
+    assert.ok(!existsSync(stale));
+    assert.ok(existsSync(fresh));
+    rmSync(fresh, { recursive: true });
   });
 
   it('repairs a damaged tree', () => {

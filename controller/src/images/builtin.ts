@@ -73,7 +73,8 @@ export function prepareBuiltinImage(dataDir: string, opts: BuiltinImageOptions =
   const rootfs = join(dir, 'rootfs');
   checkOverlayPath(rootfs, 'image rootfs');
   mkdirSync(dir, { recursive: true, mode: 0o711 });
-  const tmp = mkdtempSync(join(dir, '.rootfs-'));
+  removeStaleTemps(dir);
+  const tmp = mkdtempSync(join(dir, TMP_PREFIX));
   try {
     const { mounts, config } = buildSkeleton(tmp, host);
     const digest = treeDigest(tmp);
@@ -111,6 +112,18 @@ export function prepareBuiltinImage(dataDir: string, opts: BuiltinImageOptions =
     return meta;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const TMP_PREFIX = '.rootfs-';
+/** Older than this, a temp tree is a crashed run's, not one being built right now. */
+const STALE_TMP_MS = 10 * 60 * 1000;
+
+function removeStaleTemps(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(TMP_PREFIX)) continue;
+    const st = lstatOrUndefined(join(dir, name));
+    if (st && Date.now() - st.mtimeMs > STALE_TMP_MS) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }
 
