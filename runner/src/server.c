@@ -103,8 +103,11 @@ void conn_flush(struct runner *r, struct conn *c) {
 void conn_send(struct runner *r, struct conn *c, uint8_t type, const void *p, size_t n) {
   if (c->closing)
     return;
+  /* With a backlog the socket is full and EPOLLOUT armed: sending now would only fail. */
+  bool backlog = c->out.len > 0;
   sk_frame_put(&c->out, type, p, n);
-  conn_flush(r, c);
+  if (!backlog)
+    conn_flush(r, c);
 }
 
 void conn_send_buf(struct runner *r, struct conn *c, uint8_t type, const struct sk_buf *b) {
