@@ -49,6 +49,9 @@ static int make_device(int devfd, bool in_userns, size_t i, sk_error_t *err) {
     return bind_device(devfd, name, err);
   if (mknodat(devfd, name, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0)
     return sk_error_errno(err, "setup_devices: mknod /dev/%s", name);
+  /* mknod's mode is filtered by the umask: set it again so every user can use the device. */
+  if (fchmodat(devfd, name, 0666, 0) < 0)
+    return sk_error_errno(err, "setup_devices: chmod /dev/%s", name);
   return 0;
 }
 

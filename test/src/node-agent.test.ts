@@ -301,6 +301,17 @@ describe('isolation', { skip }, () => {
     assert.match(r.stdout, /uid=1000 gid=1000 groups=5\(tty\),100/);
     assert.match(r.stdout, /\n256\n0027\n$/);
   });
+
+  test('the default devices are usable by a non-root user whatever the caller\'s umask', () => {
+    const b = bundle({ user: { uid: 1000, gid: 1000 }, args: ['/bin/sh', '-c', 'echo x > /dev/null && head -c 4 /dev/zero | wc -c && stat -c %a /dev/null /dev/zero /dev/urandom'] });
+    const old = process.umask(0o077);
+    try {
+      const r = nodeAgentOk(['run', '--bundle', b.dir, uniqueId('devs')]);
+      assert.equal(r.stdout.trim().split(/\s+/).join(' '), '4 666 666 666');
+    } finally {
+      process.umask(old);
+    }
+  });
 });
 
 describe('errors', { skip }, () => {
