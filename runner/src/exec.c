@@ -310,6 +310,12 @@ static void exec_frame(struct runner *r, struct conn *c, uint8_t type, const uin
     conn_close(r, c); /* an exec takes no upload */
     return;
   }
+  if (!e->sent) {
+    sk_error_t err;
+    sk_error_code(&err, "CANCELLED", "exec cancelled before the shell ran it");
+    exec_fail(r, e, &err);
+    return;
+  }
   if (!e->timed_out)
     e->cancelled = true;
   exec_interrupt(r, e);

@@ -631,6 +631,11 @@ static int fs_list(struct runner *r, struct conn *c, struct sk_req *req, sk_erro
 void fs_request(struct runner *r, struct conn *c, struct sk_req *req) {
   sk_error_t err;
   int rc;
+  if ((req->path != NULL && req->path[0] == '\0') || (req->path2 != NULL && req->path2[0] == '\0')) {
+    sk_error_code(&err, "BAD_REQUEST", "%s: empty path", sk_frame_type_name(req->type));
+    conn_send_error(r, c, &err);
+    return;
+  }
   switch (req->type) {
   case SK_REQ_FS_READ:
     rc = fs_read(r, c, req, &err);

@@ -179,7 +179,7 @@ static int setup(struct runner *r, sk_error_t *err) {
 }
 
 int main(int argc, char **argv) {
-  struct runner r = {.epfd = -1, .sigfd = -1, .listenfd = -1, .rootfd = -1};
+  struct runner r = {.epfd = -1, .sigfd = -1, .listenfd = -1, .rootfd = -1, .reserve_fd = -1};
   sk_error_t err;
   r.start_ns = now_ns();
   if (parse_opts(argc, argv, &r.opts, &err) < 0) {
@@ -187,7 +187,6 @@ int main(int argc, char **argv) {
     fputs(usage, stderr);
     return 2;
   }
-  r.cwd = getcwd(NULL, 0);
   r.env = build_env();
   if (setup(&r, &err) < 0 || server_run(&r, &err) < 0) {
     sk_log("error", "%s", err.msg);

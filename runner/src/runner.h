@@ -58,7 +58,8 @@ struct conn {
   void *op_data;
   bool skip_stream;  /* drop DATA frames until END: the upload's operation already ended */
   bool input_paused; /* an upload waits for its consumer */
-  bool closing;      /* queued for close at the end of the batch */
+  bool closing;      /* closed; freed at the end of the batch */
+  bool processing;   /* inside conn_process_input (it re-enters via conn_op_done) */
   uint64_t id;
   struct conn *prev, *next;
 };
@@ -101,6 +102,7 @@ struct run;
 struct runner {
   struct sk_opts opts;
   int epfd, sigfd, listenfd, rootfd;
+  int reserve_fd; /* spent when out of fds, see accept_shed */
   struct sk_watch listen_w, sig_w;
   struct conn *conns;
   size_t nconns;
@@ -109,7 +111,6 @@ struct runner {
   struct exec *exec; /* the exec owning the shell (running or waiting for it to start) */
   struct exec *exec_waiting; /* one exec waiting for an abandoned exec to be interrupted */
   struct run *runs;
-  char *cwd; /* the runner's working directory: the shell's and runs' default */
   char **env;    /* environment for the shell and runs */
   uint64_t start_ns;
   uint64_t exec_count;

@@ -187,6 +187,20 @@ void conn_close(struct runner *r, struct conn *c) {
   runner_defer_free(r, conn_free, c);
 }
 
+/* Out of fds, a pending connection would wake a level-triggered epoll forever: give up a
+ * reserved fd to accept it and hang up at once, so the client sees an error, not a hang. */
+static void accept_shed(struct runner *r, int listenfd) {
+  if (r->reserve_fd >= 0) {
+    close(r->reserve_fd);
+    r->reserve_fd = -1;
+  }
+  int fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC);
+  if (fd >= 0)
+    close(fd);
+  r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  sk_log("warn", "out of file descriptors: refused a connection");
+}
+
 static void accept_event(struct runner *r, struct sk_watch *w, uint32_t events) {
   (void)events;
   for (;;) {
@@ -194,7 +208,9 @@ static void accept_event(struct runner *r, struct sk_watch *w, uint32_t events) 
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED)
         continue;
-      if (errno != EAGAIN)
+      if (errno == EMFILE || errno == ENFILE)
+        accept_shed(r, w->fd);
+      else if (errno != EAGAIN)
         sk_log("error", "accept: %s", strerror(errno));
       return;
     }
@@ -330,10 +346,9 @@ static void protocol_error(struct runner *r, struct conn *c, sk_error_t *err) {
 }
 
 static void conn_process_input(struct runner *r, struct conn *c) {
-  static int depth;
-  if (depth > 0)
-    return; /* the outer call keeps going */
-  depth++;
+  if (c->processing)
+    return; /* an outer call on this connection keeps going */
+  c->processing = true;
   while (!c->closing && !c->input_paused && !(c->op == NULL && c->out.len > SK_OUT_HIGH)) {
     uint8_t type;
     uint32_t len;
@@ -358,7 +373,7 @@ static void conn_process_input(struct runner *r, struct conn *c) {
   }
   if (!c->closing && c->in.len == 0)
     sk_buf_shrink(&c->in);
-  depth--;
+  c->processing = false;
 }
 
 static void conn_read(struct runner *r, struct conn *c) {
@@ -459,6 +474,9 @@ int server_listen(struct runner *r, sk_error_t *err) {
     return sk_error_errno(err, "listen `%s`", tmp);
   if (rename(tmp, path) < 0)
     return sk_error_errno(err, "rename `%s` to `%s`", tmp, path);
+  r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (r->reserve_fd < 0)
+    return sk_error_errno(err, "open /dev/null");
   return watch_add(r, &r->listen_w, fd, EPOLLIN, accept_event, err);
 }
 

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,8 +101,11 @@ void sk_log(const char *level, const char *fmt, ...) {
       sk_buf_appendc(&b, (char)*p);
   }
   sk_buf_append(&b, "\"}\n", 3);
-  /* Logging is best effort: a closed stderr must not take PID 1 down. */
-  (void)write_all(STDERR_FILENO, sk_buf_head(&b), b.len);
+  /* Logging is best effort: a full pipe nobody reads must not block PID 1, so a line is
+   * dropped unless stderr can take it now (a pipe with room takes a line this short whole). */
+  struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
+  if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))
+    (void)write_all(STDERR_FILENO, sk_buf_head(&b), b.len);
   sk_buf_free(&b);
 }
 
