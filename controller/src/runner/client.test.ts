@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -274,6 +274,33 @@ describe('persistent shell (bash, runner as PID 1)', { timeout: 120_000 }, () =>
     assert.equal((await c.exec('true')).shellRestarted, false);
   });
 
+  test('the end of a command is found even when stderr is redirected or PROMPT_COMMAND replaced', async () => {
+    assert.equal((await c.exec('exec 2>/dev/null; echo out')).output.toString(), 'out\n');
+    assert.equal((await c.exec('echo err >&2; echo still')).output.toString(), 'still\n');
+    await c.exec('exec 2>/dev/tty');
+    assert.equal((await c.exec('PROMPT_COMMAND="true"; echo pc')).output.toString(), 'pc\n');
+    const res = await c.exec('echo again');
+    assert.equal(res.output.toString(), 'again\n');
+    assert.equal(res.shellRestarted, false);
+    await c.exec('PROMPT_COMMAND=__sk_p');
+  });
+
+  test('`set -e` and a failure end the shell, as in a terminal', async () => {
+    const res = await c.exec('set -e; false; echo not-reached');
+    assert.equal(res.shellExited, true);
+    assert.equal(res.output.toString(), '');
+    assert.equal((await c.exec('echo $-')).shellRestarted, true);
+  });
+
+  test('SIGINT to the runner interrupts the foreground job', async () => {
+    const running = c.exec('sleep 30');
+    await new Promise((res) => setTimeout(res, 100));
+    process.kill(Number(readFileSync(`/proc/${r.child.pid}/task/${r.child.pid}/children`, 'utf8').trim()), 'SIGINT');
+    const res = await running;
+    assert.equal(res.exitCode, 130);
+    assert.equal((await c.info()).pid, 1, 'the runner itself carries on');
+  });
+
   test('zombies: orphans are re-parented to PID 1 and reaped', async () => {
     const res = await c.exec('for i in 1 2 3 4 5 6 7 8; do (sleep 0.2 & echo $!); done');
     const orphans = res.output.toString().trim().split('\n').map(Number);
@@ -324,6 +351,43 @@ describe('other shells', { timeout: 60_000 }, () => {
       const res = await c.exec('echo $A; pwd');
       assert.match(res.output.toString(), /ash\n\/tmp\n$/);
       assert.equal(res.shellRestarted, false);
+    } finally {
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an exec waits for a slow shell to start; a cancel or a short timeout gives up on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sk-slow-'));
+    const sh = join(dir, 'slow-bash');
+    writeFileSync(sh, '#!/bin/sh\nsleep 0.5\nexec /bin/bash "$@"\n', { mode: 0o755 });
+    const b = await startRunner({ shell: sh });
+    try {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 50);
+      await assert.rejects(b.client.exec('echo x', { signal: ac.signal }), (e: unknown) => e instanceof RunnerError && e.code === 'CANCELLED');
+      await assert.rejects(b.client.exec('echo x', { timeoutMs: 50 }), (e: unknown) => e instanceof RunnerError && e.code === 'SHELL_UNAVAILABLE');
+      const t0 = Date.now();
+      const res = await b.client.exec('echo ready');
+      assert.equal(res.output.toString(), 'ready\n');
+      assert.ok(Date.now() - t0 < 2000);
+    } finally {
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a shell that dies while starting: SHELL_UNAVAILABLE with the reason, retried by the next exec', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sk-dying-'));
+    const sh = join(dir, 'dying-bash');
+    const flag = join(dir, 'fixed');
+    writeFileSync(sh, `#!/bin/sh\n[ -e ${flag} ] && exec /bin/bash "$@"\nexit 3\n`, { mode: 0o755 });
+    const b = await startRunner({ shell: sh });
+    try {
+      await assert.rejects(b.client.exec('true'), (e: unknown) => e instanceof RunnerError && e.code === 'SHELL_UNAVAILABLE' && /exited with status 3 during startup/.test(e.message));
+      assert.equal((await b.client.info()).shellState, 'failed');
+      writeFileSync(flag, '');
+      assert.equal((await b.client.exec('echo recovered')).output.toString(), 'recovered\n');
     } finally {
       await b.stop();
       rmSync(dir, { recursive: true, force: true });

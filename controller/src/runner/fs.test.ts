@@ -137,6 +137,12 @@ describe('fs operations', { timeout: 20_000 }, () => {
     await c.remove('/renamed-utf8-é');
   });
 
+  test('error messages carry non-UTF-8 paths intact', async () => {
+    const path = Buffer.concat([Buffer.from('/missing-'), Buffer.from([0xff])]);
+    await assert.rejects(c.stat(path), (e: unknown) => e instanceof RunnerError && e.code === 'ENOENT' && e.message.includes('/missing-\ufffd'));
+    await assert.rejects(c.stat(''), (e: unknown) => e instanceof RunnerError && e.code === 'BAD_REQUEST');
+  });
+
   test('mkdir, rename, remove', async () => {
     assert.deepEqual(await c.mkdir('/m'), { created: true });
     await assert.rejects(c.mkdir('/m'), isCode('EEXIST'));
