@@ -410,19 +410,22 @@ describe('other shells', { timeout: 60_000 }, () => {
 describe('lifecycle', { timeout: 60_000 }, () => {
   test('SIGTERM: children get SIGTERM, the runner exits 0 and removes its socket', async () => {
     const r = await startRunner();
-    await r.client.exec('sleep 100 & (trap "" TERM HUP; sleep 100) & sleep 0.1');
-    const t0 = Date.now();
-    const exited = new Promise<number | null>((res) => r.child.once('exit', (code) => res(code)));
-    // unshare forwards nothing: signal the runner itself (the child of unshare).
-    const runnerPid = Number(readFileSync(`/proc/${r.child.pid}/task/${r.child.pid}/children`, 'utf8').trim());
-    process.kill(runnerPid, 'SIGTERM');
-    assert.equal(await exited, 0);
-    // The job that ignores SIGTERM and the shell's SIGHUP holds it up for the stop grace (2 s),
-    // then gets SIGKILL.
-    const took = Date.now() - t0;
-    assert.ok(took > 1500 && took < 4000, `exited after ${took} ms`);
-    assert.equal(existsSync(r.socketPath), false);
-    await r.stop();
+    try {
+      await r.client.exec('sleep 100 & (trap "" TERM HUP; sleep 100) & sleep 0.1');
+      const t0 = Date.now();
+      const exited = new Promise<number | null>((res) => r.child.once('exit', (code) => res(code)));
+      // unshare forwards nothing: signal the runner itself (the child of unshare).
+      const runnerPid = Number(readFileSync(`/proc/${r.child.pid}/task/${r.child.pid}/children`, 'utf8').trim());
+      process.kill(runnerPid, 'SIGTERM');
+      assert.equal(await exited, 0);
+      // The job that ignores SIGTERM and the shell's SIGHUP holds it up for the stop grace (2 s),
+      // then gets SIGKILL.
+      const took = Date.now() - t0;
+      assert.ok(took > 1500 && took < 4000, `exited after ${took} ms`);
+      assert.equal(existsSync(r.socketPath), false);
+    } finally {
+      await r.stop();
+    }
   });
 
   test('not PID 1: a subreaper that reaps its orphans and stops its descendants', async () => {
