@@ -290,7 +290,7 @@ export class RunnerClient {
       request: execRequest(command, options.timeoutMs),
       onFrame: (_ch, type, payload) => {
         if (type !== Frame.OUT) return;
-        // The payload is a view into the socket's buffer, which the next frames reuse.
+        // A small view would keep the whole socket chunk it came from alive: copy it.
         const chunk = Buffer.from(payload);
         chunks.push(chunk);
         options.onChunk?.(chunk);
