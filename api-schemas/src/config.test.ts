@@ -24,6 +24,7 @@ test('defaults: what an empty sandkasten.yaml means', () => {
     insecure_registries: [],
     log_level: 'info',
     max_body_bytes: 3145728,
+    max_upload_bytes: 1073741824,
   });
   assert.deepEqual(validateConfig(loadConfigDefaults()), { causes: [], unknownFields: [] });
   // Fresh copies: a caller changing one does not change the next.

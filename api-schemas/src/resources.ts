@@ -49,7 +49,8 @@ const table: ResourceInfo[] = [
     shortNames: ['ses', 'sess'],
     verbs: [...VERBS],
     categories: ['sandkasten'],
-    subresources: ['status'],
+    // exec, fs, attach and stats are served by talking to the session's sandbox (not stored).
+    subresources: ['status', 'exec', 'fs', 'attach', 'stats'],
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Lifecycle phase of the session' },
       { name: 'Image', type: 'string', jsonPath: '.spec.image', description: 'Image the root filesystem is made from' },

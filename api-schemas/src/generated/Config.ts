@@ -64,6 +64,10 @@ export interface SandkastenConfig {
    * Largest request body the API accepts.
    */
   max_body_bytes?: number;
+  /**
+   * Largest file or tar archive a session's fs subresource accepts in one upload (PUT …/fs); larger is refused with 413. Also caps the bytes a tar upload extracts.
+   */
+  max_upload_bytes?: number;
 }
 /**
  * Limits of a session that sets none.

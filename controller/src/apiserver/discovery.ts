@@ -27,6 +27,19 @@ function storageVersionHash(d: ResourceDef): string {
   return createHash('sha256').update(`${d.group}/${d.version}/${d.kind}`).digest('base64').slice(0, 11);
 }
 
+/** The verbs (as Kubernetes names HTTP methods) of the subresources extensions serve. */
+function subresourceVerbs(sub: string): string[] {
+  switch (sub) {
+    case 'exec':
+      return ['create'];
+    case 'fs':
+      return ['create', 'delete', 'get', 'update'];
+    default:
+      // attach (a WebSocket opened with GET), stats
+      return ['get'];
+  }
+}
+
 export function apiResourceList(table: ResourceTable) {
   const resources: unknown[] = [];
   for (const d of table.defs) {
@@ -42,6 +55,9 @@ export function apiResourceList(table: ResourceTable) {
     });
     if (d.hasStatus) {
       resources.push({ name: `${d.plural}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: STATUS_VERBS });
+    }
+    for (const sub of d.subresources ?? []) {
+      resources.push({ name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced, kind: '', verbs: subresourceVerbs(sub) });
     }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: GROUP_VERSION, resources };
@@ -80,10 +96,13 @@ export function aggregatedDiscovery(table: ResourceTable, version: 'v2' | 'v2bet
                 verbs: VERBS,
                 shortNames: d.shortNames,
                 categories: d.categories,
-                ...(d.hasStatus
+                ...(d.hasStatus || (d.subresources ?? []).length > 0
                   ? {
                       subresources: [
-                        { subresource: 'status', responseKind: { group: d.group, version: d.version, kind: d.kind }, verbs: STATUS_VERBS },
+                        ...(d.hasStatus
+                          ? [{ subresource: 'status', responseKind: { group: d.group, version: d.version, kind: d.kind }, verbs: STATUS_VERBS }]
+                          : []),
+                        ...(d.subresources ?? []).map((sub) => ({ subresource: sub, responseKind: { group: '', version: '', kind: '' }, verbs: subresourceVerbs(sub) })),
                       ],
                     }
                   : {}),

@@ -37,6 +37,8 @@ export interface ResourceDef {
   printerColumns: PrinterColumn[];
   /** Does the kind have a status subresource (written only through /status)? */
   hasStatus: boolean;
+  /** Subresources besides status that extensions serve (exec, fs, …), listed in discovery. */
+  subresources?: string[];
   /** Fields a field selector may name besides metadata.name/namespace ("involvedObject.uid"). */
   selectableFields?: string[];
   /** The kind's JSON Schema (draft-07, $refs resolvable through `schemaRefs`), for OpenAPI. */
@@ -91,6 +93,7 @@ export function defaultResourceTable(): ResourceTable {
       categories: [...(r.categories ?? [])],
       printerColumns: r.printerColumns.map((c) => ({ ...c })),
       hasStatus: r.subresources.includes('status'),
+      subresources: r.subresources.filter((s) => s !== 'status'),
       selectableFields: (r.selectableFields ?? []).map((p) => p.replace(/^\./, '')),
       schema: getSchema(r.kind),
     })),
