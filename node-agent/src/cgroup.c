@@ -89,11 +89,18 @@ int cgroup_pids(const sk_cgroup_t *cg, pid_t **pids, size_t *n, sk_error_t *err)
   return cg->mode == SK_CGROUP_V2 ? cgroup_v2_pids(cg, pids, n, err) : cgroup_v1_pids(cg, pids, n, err);
 }
 
-int cgroup_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err) {
-  *killed = false;
+int cgroup_oom_kills(const sk_cgroup_t *cg, long long *kills, sk_error_t *err) {
+  *kills = 0;
   if (check(cg, err) < 0)
     return -1;
-  return cg->mode == SK_CGROUP_V2 ? cgroup_v2_oom_killed(cg, killed, err) : cgroup_v1_oom_killed(cg, killed, err);
+  return cg->mode == SK_CGROUP_V2 ? cgroup_v2_oom_kills(cg, kills, err) : cgroup_v1_oom_kills(cg, kills, err);
+}
+
+int cgroup_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err) {
+  long long kills = 0;
+  int r = cgroup_oom_kills(cg, &kills, err);
+  *killed = r == 0 && kills > 0;
+  return r;
 }
 
 /* ---- validation ---------------------------------------------------------------------------- */

@@ -60,13 +60,13 @@ int cgroup_v1_update(const sk_cgroup_t *cg, const sk_resources_t *res, sk_error_
 int cgroup_v1_kill_all(const sk_cgroup_t *cg, int sig, sk_error_t *err);
 int cgroup_v1_destroy(const sk_cgroup_t *cg, sk_error_t *err);
 int cgroup_v1_pids(const sk_cgroup_t *cg, pid_t **pids, size_t *n, sk_error_t *err);
-int cgroup_v1_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err);
+int cgroup_v1_oom_kills(const sk_cgroup_t *cg, long long *kills, sk_error_t *err);
 
 int cgroup_v2_create(const sk_cgroup_t *cg, const sk_resources_t *res, pid_t pid, sk_error_t *err);
 int cgroup_v2_update(const sk_cgroup_t *cg, const sk_resources_t *res, sk_error_t *err);
 int cgroup_v2_kill_all(const sk_cgroup_t *cg, int sig, sk_error_t *err);
 int cgroup_v2_destroy(const sk_cgroup_t *cg, sk_error_t *err);
 int cgroup_v2_pids(const sk_cgroup_t *cg, pid_t **pids, size_t *n, sk_error_t *err);
-int cgroup_v2_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err);
+int cgroup_v2_oom_kills(const sk_cgroup_t *cg, long long *kills, sk_error_t *err);
 
 #endif

@@ -442,7 +442,7 @@ int cgroup_v1_pids(const sk_cgroup_t *cg, pid_t **pids, size_t *n, sk_error_t *e
   return 0;
 }
 
-int cgroup_v1_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err) {
+int cgroup_v1_oom_kills(const sk_cgroup_t *cg, long long *kills, sk_error_t *err) {
   cleanup_layout layout_t l;
   if (discover(cg->path, &l, err) < 0)
     return -1;
@@ -452,7 +452,7 @@ int cgroup_v1_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err) {
   cleanup_free char *text = NULL;
   if (cg_read(mem, "memory.oom_control", &text, err) < 0)
     return -1;
-  long long kills = 0;
-  *killed = cg_key_value(text, "oom_kill", &kills) && kills > 0;
+  if (!cg_key_value(text, "oom_kill", kills))
+    *kills = 0; /* a kernel before 4.13 does not count */
   return 0;
 }

@@ -316,7 +316,7 @@ int cgroup_v2_pids(const sk_cgroup_t *cg, pid_t **pids, size_t *n, sk_error_t *e
   return 0;
 }
 
-int cgroup_v2_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err) {
+int cgroup_v2_oom_kills(const sk_cgroup_t *cg, long long *kills, sk_error_t *err) {
   cleanup_free char *dir = leaf_dir(cg);
   if (!cg_dir_exists(dir))
     return sk_error_set(err, ENOENT, "cgroup: `%s` does not exist", dir);
@@ -325,7 +325,7 @@ int cgroup_v2_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err) {
   cleanup_free char *text = NULL;
   if (cg_read(dir, "memory.events", &text, err) < 0)
     return -1;
-  long long kills = 0;
-  *killed = cg_key_value(text, "oom_kill", &kills) && kills > 0;
+  if (!cg_key_value(text, "oom_kill", kills))
+    *kills = 0;
   return 0;
 }

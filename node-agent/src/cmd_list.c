@@ -35,7 +35,7 @@ static int list_ids(const char *root, char ***ids, size_t *n, sk_error_t *err) {
 static void print_one(const sk_state_t *st, bool json, bool quiet, bool first) {
   if (json) {
     fputs(first ? "" : ",", stdout);
-    state_print_json(stdout, st);
+    state_print_json(stdout, st, -1);
   } else if (quiet) {
     printf("%s\n", st->id);
   } else {

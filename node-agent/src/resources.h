@@ -51,5 +51,8 @@ int cgroup_destroy(const sk_cgroup_t *cg, sk_error_t *err);
 int cgroup_pids(const sk_cgroup_t *cg, pid_t **pids, size_t *n, sk_error_t *err);
 /* Whether the kernel's OOM killer fired inside this cgroup (memory.events oom_kill / memory.oom_control). */
 int cgroup_oom_killed(const sk_cgroup_t *cg, bool *killed, sk_error_t *err);
+/* How many processes the kernel's OOM killer has killed inside this cgroup (0 when the memory
+ * controller is absent or the kernel does not count). */
+int cgroup_oom_kills(const sk_cgroup_t *cg, long long *kills, sk_error_t *err);
 
 #endif

@@ -205,7 +205,7 @@ int state_save(const sk_state_t *st, sk_error_t *err) {
   return write_file_atomic(path, buf, len, 0600, err);
 }
 
-void state_print_json(FILE *f, const sk_state_t *st) {
+void state_print_json(FILE *f, const sk_state_t *st, long long oom_kills) {
   bool live = st->status == SK_STATUS_CREATED || st->status == SK_STATUS_RUNNING;
   fprintf(f, "{\"ociVersion\":\"%s\",\"id\":", SK_OCI_VERSION);
   json_write_string(f, st->id);
@@ -215,6 +215,8 @@ void state_print_json(FILE *f, const sk_state_t *st) {
   json_write_string(f, st->created);
   fputs(",\"annotations\":", f);
   write_annotations(f, st);
+  if (oom_kills >= 0)
+    fprintf(f, ",\"oomKills\":%lld", oom_kills);
   fputc('}', f);
 }
 

@@ -54,8 +54,9 @@ const char *state_status_name(sk_status_t s);
 /* Frees the annotations (the struct itself is the caller's). */
 void state_free(sk_state_t *st);
 /* Prints the runtime-spec state object (ociVersion, id, status, pid, bundle, annotations,
- * created) without a trailing newline. */
-void state_print_json(FILE *f, const sk_state_t *st);
+ * created) without a trailing newline; with oom_kills >= 0 also "oomKills" (an extension: how
+ * many processes the OOM killer took in the container's cgroup). */
+void state_print_json(FILE *f, const sk_state_t *st, long long oom_kills);
 /* Takes an exclusive flock on the state directory (released when the fd is closed) so that
  * start/kill/delete of one container do not interleave. */
 int state_lock(const sk_state_t *st, sk_error_t *err);

@@ -24,6 +24,8 @@ export interface SessionPaths {
   socket: string;
   /** The ephemeral workspace of a session without a Workspace. */
   workspace: string;
+  /** The runner's stdout/stderr (node-agent hands the container its stdio). */
+  log: string;
 }
 
 /** Where the runner's socket is inside the sandbox. */
@@ -50,6 +52,7 @@ export function sessionPaths(dataDir: string, uid: string): SessionPaths {
     run,
     socket: join(run, 'runner.sock'),
     workspace: join(dir, 'workspace'),
+    log: join(dir, 'runner.log'),
   };
 }
 
