@@ -1,7 +1,7 @@
 // A Session as an OCI runtime-spec bundle for node-agent: the image's layers under the session's
 // own overlay upper layer, the runner bind-mounted read-only as PID 1, its socket directory and the
 // workspace bind-mounted from the host, limits from the spec or the daemon's defaults, every
-// namespace but user, no capabilities, no_new_privs and a seccomp filter.
+// namespace but user, no capabilities beyond owning its files, no_new_privs and a seccomp filter.
 //
 // buildBundle is pure (it reads the image's /etc/passwd only to resolve a user name); what it
 // cannot honour it refuses with a BundleError whose reason and message go into the Session's
@@ -9,7 +9,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCpu, parseQuantity, type ResolvedConfig, type Session } from '@sandkasten/api-schemas';
+import { DEFAULT_WORKSPACE_MOUNT_PATH, parseCpu, parseQuantity, sessionWorkspaceMount, type ResolvedConfig, type Session } from '@sandkasten/api-schemas';
 import { builtinImageMounts, layerPaths, type ImageMeta } from '../images/index.js';
 import { cgroupPath, SANDBOX_RUN_DIR, SANDBOX_RUNNER, SANDBOX_SOCKET, sessionPaths } from './paths.js';
 import { seccompProfile, type SeccompProfile } from './seccomp-profiles.js';
@@ -62,31 +62,30 @@ export interface SessionLimits {
 }
 
 /**
- * What a running sandbox cannot change without being recreated, as it was resolved when the
- * bundle was written. Compared field by field to tell the user what a spec change did not apply.
+ * What a running sandbox cannot change without being recreated, resolved from the spec and the
+ * daemon's configuration only (not from the image's content). Recorded in the bundle and compared
+ * field by field, to tell the user which spec change did not apply.
  */
 export interface FixedSettings {
   image: string;
-  workspace: { source: string; mountPath: string } | null;
+  /** name null: the session's own ephemeral workspace; the whole field null: none mounted. */
+  workspace: { name: string | null; mountPath: string } | null;
   network: 'none' | 'host';
   seccomp: 'off' | 'mvp' | 'strict';
-  env: string[];
-  workingDir: string;
+  env: { name: string; value: string }[];
+  workingDir: string | null;
   hostname: string;
-  user: string;
 }
 
 export interface BundleInput {
   dataDir: string;
   /** Needs metadata.uid, name, namespace, and spec. */
   session: Session;
-  /** The name the image was resolved from (spec.image or default_image). */
-  imageName: string;
   image: ImageMeta;
   config: ResolvedConfig;
   runnerPath: string;
-  /** The host directory mounted as the workspace, and where; undefined = no workspace. */
-  workspace?: { source: string; mountPath: string };
+  /** The host directory mounted as the workspace, when fixedSettings() says there is one. */
+  workspaceSource?: string;
   /** Whether memory+swap can be limited on this host (swap accounting); default true. */
   swapLimit?: boolean;
 }
@@ -244,26 +243,56 @@ function mergeEnv(imageEnv: string[] | undefined, specEnv: { name: string; value
   return [...env.values()];
 }
 
+/** The image name a session resolves to: spec.image, else the daemon's default_image. */
+export function imageNameOf(session: Session, config: ResolvedConfig): string {
+  return session.spec?.image || config.default_image;
+}
+
+/** The settings fixed at creation, from the spec and the configuration; BundleError when refused. */
+export function fixedSettings(session: Session, config: ResolvedConfig): FixedSettings {
+  const m = sessionWorkspaceMount(session.spec);
+  if (m && !config.workspace.enabled) {
+    throw new BundleError('WorkspacesDisabled', `spec.workspace names "${m.name}", but workspaces are disabled on this daemon (workspace.enabled: false)`);
+  }
+  return {
+    image: imageNameOf(session, config),
+    workspace: m ? { name: m.name, mountPath: m.mountPath } : config.workspace.enabled ? { name: null, mountPath: DEFAULT_WORKSPACE_MOUNT_PATH } : null,
+    network: networkOf(session, config),
+    seccomp: seccompOf(session, config),
+    env: (session.spec?.env ?? []).map((e) => ({ name: e.name, value: e.value ?? '' })),
+    workingDir: session.spec?.workingDir || null,
+    hostname: hostnameOf(session),
+  };
+}
+
+/**
+ * Capabilities of a sandbox running as root: just enough to own its files (write into a
+ * workspace that belongs to the image's unprivileged user, chmod/utime what it did not create).
+ * None for any other user, and never anything that reaches past the sandbox's own files.
+ */
+const ROOT_CAPABILITIES = ['CAP_DAC_OVERRIDE', 'CAP_FOWNER'];
+
 export function buildBundle(input: BundleInput): Bundle {
   const { session, config, image } = input;
   const uid = session.metadata.uid;
   if (!uid) throw new Error('the session has no metadata.uid');
   const paths = sessionPaths(input.dataDir, uid);
-  const network = networkOf(session, config);
-  const seccomp = seccompOf(session, config);
+  const fixed = fixedSettings(session, config);
   const limits = sessionLimits(session, config);
   let layers: string[];
   try {
     layers = layerPaths(input.dataDir, image);
   } catch (e) {
-    throw new BundleError('InvalidImage', `image ${input.imageName}: ${(e as Error).message}`);
+    throw new BundleError('InvalidImage', `image ${fixed.image}: ${(e as Error).message}`);
   }
-  if (layers.length === 0) throw new BundleError('InvalidImage', `image ${input.imageName} has no layers`);
+  if (layers.length === 0) throw new BundleError('InvalidImage', `image ${fixed.image} has no layers`);
   const user = resolveUser(image.config.user, layers);
   const env = mergeEnv(image.config.env, session.spec?.env, user.home);
-  const ws = input.workspace;
-  const cwd = session.spec?.workingDir || image.config.workingDir || (ws ? ws.mountPath : '/');
-  const hostname = hostnameOf(session);
+  if (fixed.workspace && !input.workspaceSource) throw new Error('buildBundle: the session mounts a workspace, but no workspaceSource was given');
+  const ws = fixed.workspace && input.workspaceSource ? { source: input.workspaceSource, mountPath: fixed.workspace.mountPath } : undefined;
+  const cwd = fixed.workingDir ?? (image.config.workingDir || (ws ? ws.mountPath : '/'));
+  const { hostname, network, seccomp } = fixed;
+  const caps = user.uid === 0 ? ROOT_CAPABILITIES : [];
   const tmpSizeK = Math.max(1024, Math.floor(limits.memoryBytes / 1024));
 
   const mounts: OciMount[] = [
@@ -282,16 +311,6 @@ export function buildBundle(input: BundleInput): Bundle {
   if (ws) mounts.push({ destination: ws.mountPath, type: 'bind', source: ws.source, options: ['rbind', 'rw', 'nosuid', 'nodev'] });
 
   const namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(network === 'none' ? ['network'] : [])].map((type) => ({ type }));
-  const fixed: FixedSettings = {
-    image: input.imageName,
-    workspace: ws ? { source: ws.source, mountPath: ws.mountPath } : null,
-    network,
-    seccomp,
-    env,
-    workingDir: cwd,
-    hostname,
-    user: `${user.uid}:${user.gid}`,
-  };
   const oci: OciConfig = {
     ociVersion: '1.0.2',
     process: {
@@ -300,7 +319,7 @@ export function buildBundle(input: BundleInput): Bundle {
       args: [SANDBOX_RUNNER, '--socket', SANDBOX_SOCKET],
       env,
       cwd,
-      capabilities: { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] },
+      capabilities: { bounding: [...caps], effective: [...caps], inheritable: [], permitted: [...caps], ambient: [] },
       rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }],
       noNewPrivileges: true,
     },

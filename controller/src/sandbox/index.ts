@@ -15,6 +15,8 @@ export {
 export type { SessionPaths } from './paths.js';
 export {
   buildBundle,
+  fixedSettings,
+  imageNameOf,
   sessionLimits,
   ociResources,
   hostnameOf,

@@ -75,8 +75,7 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
   async function start(s: Session, extra: Partial<BundleInput> = {}, cfg = config()) {
     const uid = s.metadata.uid!;
     const p = sessionPaths(dataDir, uid);
-    const ws = extra.workspace === undefined ? { source: p.workspace, mountPath: '/workspace' } : extra.workspace;
-    const b = buildBundle({ dataDir, session: s, imageName: 'base', image: meta, config: cfg, runnerPath: BUNDLED_RUNNER, workspace: ws, ...extra });
+    const b = buildBundle({ dataDir, session: s, image: meta, config: cfg, runnerPath: BUNDLED_RUNNER, workspaceSource: p.workspace, ...extra });
     prepareSessionDirs(p, { uid: b.config.process.user.uid, gid: b.config.process.user.gid }, true);
     writeBundleConfig(p, b.config);
     started.push(uid);
@@ -115,7 +114,7 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
       assert.equal(readFileSync(join(sb.paths.upper, 'root-file'), 'utf8'), 'y\n');
       // No network but loopback; no capabilities; the runner cannot be overwritten.
       const n = await sb.client.exec('ls /sys/class/net | sort | tr "\\n" " "; echo; grep CapEff /proc/self/status; { echo z > /.sandkasten/runner; } 2>/dev/null || echo ro');
-      assert.match(n.output.toString(), /^lo \nCapEff:\s+0+\nro\n$/);
+      assert.match(n.output.toString(), /^lo \nCapEff:\s+000000000000000a\nro\n$/);
     } finally {
       await sb.destroy();
     }
@@ -135,7 +134,7 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
     } finally {
       await sb.destroy();
     }
-    const d = buildBundle({ dataDir, session: session(), imageName: 'base', image: meta, config: config(), runnerPath: BUNDLED_RUNNER });
+    const d = buildBundle({ dataDir, session: session(), image: meta, config: config(), runnerPath: BUNDLED_RUNNER, workspaceSource: '/nonexistent' });
     assert.deepEqual(d.config.linux.resources, { memory: { limit: 512 * 1024 * 1024, swap: 512 * 1024 * 1024 }, cpu: { quota: 100000, period: 100000 }, pids: { limit: 256 } });
   });
 
@@ -197,7 +196,7 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
     // A bundle whose runner is missing fails at create, with node-agent's message.
     const s = session();
     const p = sessionPaths(dataDir, s.metadata.uid!);
-    const b = buildBundle({ dataDir, session: s, imageName: 'base', image: meta, config: config(), runnerPath: '/nonexistent/runner' });
+    const b = buildBundle({ dataDir, session: s, image: meta, config: config(), runnerPath: '/nonexistent/runner', workspaceSource: p.workspace });
     prepareSessionDirs(p, { uid: 0, gid: 0 }, false);
     writeBundleConfig(p, b.config);
     started.push(s.metadata.uid!);
@@ -212,7 +211,7 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
   });
 
   test('buildBundle: refusals, defaults, fixed settings', () => {
-    const base = { dataDir, imageName: 'base', image: meta, runnerPath: BUNDLED_RUNNER };
+    const base = { dataDir, image: meta, runnerPath: BUNDLED_RUNNER, workspaceSource: '/nonexistent' };
     const refuse = (s: Session, cfg: ResolvedConfig, reason: string, msg: RegExp) =>
       assert.throws(() => buildBundle({ ...base, session: s, config: cfg }), (e: unknown) => e instanceof BundleError && e.reason === reason && msg.test(e.message));
     refuse(session({ network: { mode: 'bridge' } }), config(), 'NetworkUnsupported', /bridge networking is not supported yet/);
@@ -221,17 +220,25 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
     refuse(session({ resources: { memory: '1Ki' } }), config(), 'InvalidResources', /at least 4Mi/);
     const off = buildBundle({ ...base, session: session({ securityProfile: { seccomp: 'unconfined' } }), config: config((c) => (c.security.seccomp = 'off')) });
     assert.equal(off.config.linux.seccomp, undefined);
-    const host = buildBundle({ ...base, session: session({ network: { mode: 'host' }, hostname: 'h1', workingDir: '/tmp' }), config: config() });
+    const noWs = config((c) => (c.workspace.enabled = false));
+    refuse(session({ workspace: 'w' }), noWs, 'WorkspacesDisabled', /workspace\.enabled: false/);
+    const host = buildBundle({ ...base, session: session({ network: { mode: 'host' }, hostname: 'h1', workingDir: '/tmp' }), config: noWs });
     assert.ok(!host.config.linux.namespaces.some((n) => n.type === 'network'));
     assert.equal(host.config.hostname, 'h1');
     assert.equal(host.config.process.cwd, '/tmp');
     assert.ok(!host.config.mounts.some((m) => m.destination === '/workspace'));
     assert.deepEqual(host.config.process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }]);
-    assert.deepEqual(host.config.process.capabilities.bounding, []);
+    // Root in the sandbox owns its files, nothing more.
+    assert.deepEqual(host.config.process.capabilities.bounding, ['CAP_DAC_OVERRIDE', 'CAP_FOWNER']);
+    assert.deepEqual(host.config.process.capabilities.ambient, []);
     assert.equal(host.config.process.noNewPrivileges, true);
     const a = fixedSettingsOf(host.config)!;
-    const other = buildBundle({ ...base, imageName: 'other', session: session({ network: { mode: 'none' }, hostname: 'h1', workingDir: '/tmp' }), config: config() });
+    const other = buildBundle({ ...base, session: session({ image: 'other', network: { mode: 'none' }, hostname: 'h1', workingDir: '/tmp' }), config: noWs });
     assert.deepEqual(changedSettings(a, other.fixed), ['image', 'network']);
+    const ws = buildBundle({ ...base, session: session({ workspace: { name: 'w', mountPath: '/data' } }), config: config() });
+    assert.deepEqual(ws.fixed.workspace, { name: 'w', mountPath: '/data' });
+    assert.ok(ws.config.mounts.some((m) => m.destination === '/data' && m.source === '/nonexistent' && m.options?.includes('nosuid')));
+    assert.equal(ws.config.process.cwd, '/workspace'); // the image's workingDir
     // The written bundle reads back.
     const s = session();
     const p = sessionPaths(dataDir, s.metadata.uid!);
