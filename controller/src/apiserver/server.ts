@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Router } from 'express';
 import type { Store } from '../store/types.js';
 import { bearerCheck, isLoopbackHost, parseListen } from './auth.js';
@@ -16,6 +17,7 @@ import { resourceEndpoints } from './handlers.js';
 import { silentLogger, type Logger } from './logger.js';
 import { defaultResourceTable, schemaValidator, type ResourceTable, type Validator } from './resources.js';
 import { Registry } from './registry.js';
+import { upgradeListener } from './upgrade.js';
 import { WatchHub, type WatchLimits } from './watch.js';
 
 /** The config keys the API server reads (a subset of sandkasten.yaml). */
@@ -47,6 +49,11 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** The whole API as a node:http request listener (authentication included). */
   handler: http.RequestListener;
+  /**
+   * The listener for the server's 'upgrade' event (WebSocket routes such as attach); listen()
+   * installs it. Upgrade requests go through `handler` too (see upgrade.ts).
+   */
+  upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Listens on `listen` (default: config.listen). Resolves with the bound address. */
   listen(listen?: string): Promise<{ host: string; port: number; url: string }>;
   /** Stops accepting, ends watch streams, waits for in-flight requests (forcing after graceMs). */
@@ -85,8 +92,11 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     next: app,
   });
 
+  // Upgraded connections are not the http server's to close: close() ends them.
+  const upgraded = new Set<Duplex>();
   const api: ApiServer = {
     handler,
+    upgrade: upgradeListener(handler, upgraded),
     hub,
     listen(listen = config.listen ?? '127.0.0.1:8080') {
       const { host, port } = parseListen(listen);
@@ -95,6 +105,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
       }
       // noDelay: small responses and watch lines go out at once instead of waiting on Nagle.
       const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, handler) : http.createServer({ noDelay: true }, handler);
+      server.on('upgrade', api.upgrade);
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       // Headers of a request on a reused connection must be allowed to arrive after the idle wait.
       server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
@@ -113,6 +124,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     },
     close(graceMs = 5_000) {
       hub.closeAll();
+      for (const s of upgraded) s.destroy();
       const server = api.server;
       if (!server) return Promise.resolve();
       return new Promise((resolve) => {
