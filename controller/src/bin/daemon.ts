@@ -1,5 +1,5 @@
 // The daemon's wiring, apart from its command line: data directory, store, compactor, API server,
-// event sweeper.
+// event sweeper, the built-in image, controllers.
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,12 +8,15 @@ import { createApiServer, isLoopbackHost, parseListen, type ApiServer, type Logg
 import type { ResolvedConfig } from '../config/index.js';
 import { openSqliteStore, startCompactor, type Store } from '../store/index.js';
 import { startEventSweeper, storeEventSink } from '../events/index.js';
+import { BUILTIN_IMAGE, prepareBuiltinImage, readImageMeta } from '../images/index.js';
+import { startControllers, type Controllers } from '../controllers/index.js';
 
 export interface Daemon {
   api: ApiServer;
   store: Store;
   url: string;
-  /** Ends watches, stops listening, stops the event sweeper and the compactor, closes the database. Idempotent. */
+  controllers: Controllers;
+  /** Stops the controllers (sandboxes go on), ends watches, stops listening, the event sweeper and the compactor, closes the database. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -98,13 +101,26 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
   }
   // Events expire event_ttl_seconds after they were last seen.
   const sweeper = startEventSweeper({ sink: storeEventSink(store), ttlSeconds: config.event_ttl_seconds, logger });
+  prepareDefaultImage(config.data_dir, logger);
+  let controllers: Controllers;
+  try {
+    controllers = await startControllers({ store, config, logger });
+  } catch (e) {
+    await api.close();
+    await sweeper.stop();
+    stopCompactor();
+    store.close();
+    throw new StartupError(`cannot start the controllers: ${(e as Error).message}`, 1);
+  }
   let closing: Promise<void> | undefined;
   return {
     api,
     store,
     url,
+    controllers,
     close() {
       closing ??= (async () => {
+        await controllers.stop();
         await api.close();
         await sweeper.stop();
         stopCompactor();
@@ -113,4 +129,15 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
       return closing;
     },
   };
+}
+
+/** The built-in offline image, when missing: a fresh data_dir gives working sessions at once. */
+function prepareDefaultImage(dataDir: string, logger: Logger): void {
+  try {
+    if (readImageMeta(dataDir, BUILTIN_IMAGE)) return;
+    const meta = prepareBuiltinImage(dataDir);
+    logger.info(`prepared the built-in image ${meta.name} (${meta.source})`);
+  } catch (e) {
+    logger.error(`cannot prepare the built-in image ${BUILTIN_IMAGE}: ${(e as Error).message}`);
+  }
 }
