@@ -171,11 +171,18 @@ export async function extractTar(runner: RunnerClient, dir: string, source: Asyn
   failed.catch(() => {});
 
   const parser = new Parser({ strict: false });
+  const broken = (message: string) =>
+    fail(
+      /decompression ratio/.test(message)
+        ? new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: the archive expands too much (${message})`)
+        : errors.badRequest(`not a valid tar archive: ${message}`),
+    );
   parser.on('warn', (code: string, message: string) => {
-    if (code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT') fail(errors.badRequest(`not a valid tar archive: ${message}`));
+    if (code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT') broken(message);
     else skip('', '', `${code}: ${message}`);
   });
-  parser.on('error', (e: Error) => fail(errors.badRequest(`not a valid tar archive: ${e.message}`)));
+  // Unrecoverable problems (an abort, a corrupt compressed stream) come as errors.
+  parser.on('error', (e: Error) => broken(e.message));
 
   const handle = async (entry: ReadEntry): Promise<void> => {
     if (failure !== undefined) {
