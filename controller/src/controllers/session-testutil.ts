@@ -105,7 +105,7 @@ export async function startSandboxHarness(patch: (c: ResolvedConfig) => void = (
         last = await h.get(name, ns);
         if (last && pred(last)) return last;
         if (Date.now() > end) throw new Error(`session ${name}: timed out waiting for ${what}; last: ${JSON.stringify(last?.status)}\n${logger.lines.slice(-20).join('\n')}`);
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 2));
       }
     },
     async waitGone(name, timeoutMs = 10_000, ns = 'default') {

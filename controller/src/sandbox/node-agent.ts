@@ -3,7 +3,7 @@
 // into a NodeAgentError (message, errno). Calls are bounded in time.
 
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
@@ -87,12 +87,14 @@ export class NodeAgent {
    * node-agent's stdio (as with runc), so its stdout/stderr go to `logFile` (appended), never to
    * a pipe that would hold this call open for the container's lifetime.
    */
-  async create(id: string, bundle: string, logFile: string): Promise<void> {
-    const errFile = join(bundle, `.node-agent-${process.pid}-${Date.now()}.err`);
+  async create(id: string, bundle: string, logFile: string): Promise<{ pid: number }> {
+    const stamp = `${process.pid}-${Date.now()}`;
+    const errFile = join(bundle, `.node-agent-${stamp}.err`);
+    const pidFile = join(bundle, `.node-agent-${stamp}.pid`);
     const log = openSync(logFile, 'a', 0o600);
     let r: RunResult;
     try {
-      r = await this.#run(['--log', errFile, 'create', '--bundle', bundle, id], ['ignore', log, log]);
+      r = await this.#run(['--log', errFile, 'create', '--bundle', bundle, '--pid-file', pidFile, id], ['ignore', log, log]);
     } finally {
       closeSync(log);
     }
@@ -103,7 +105,23 @@ export class NodeAgent {
       // no error written
     }
     rmSync(errFile, { force: true });
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim()) || 0;
+    } catch {
+      // no pid: create failed
+    }
+    rmSync(pidFile, { force: true });
     this.#check('create', { ...r, stderr });
+    return { pid };
+  }
+
+  /**
+   * Whether node-agent has a state directory for the id (its documented layout: one directory per
+   * id under the root). A cheap pre-check: false means state() would say "does not exist".
+   */
+  exists(id: string): boolean {
+    return existsSync(join(this.root, id));
   }
 
   async start(id: string): Promise<void> {
