@@ -10,6 +10,7 @@ import { openSqliteStore, startCompactor, type Store } from '../store/index.js';
 import { startEventSweeper, storeEventSink } from '../events/index.js';
 import { BUILTIN_IMAGE, prepareBuiltinImage, readImageMeta } from '../images/index.js';
 import { startControllers, type Controllers } from '../controllers/index.js';
+import { sessionSubresources } from '../subresources/index.js';
 
 export interface Daemon {
   api: ApiServer;
@@ -90,7 +91,7 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     minAgeMs: COMPACT_KEEP_MS,
     onError: (e) => logger.error(`store compaction failed: ${String(e)}`),
   });
-  const api = createApiServer({ store, config, logger, version, tls });
+  const api = createApiServer({ store, config, logger, version, tls, extend: sessionSubresources({ store, config, logger }) });
   let url: string;
   try {
     url = (await api.listen(config.listen)).url;

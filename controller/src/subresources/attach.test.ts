@@ -4,73 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket } from 'ws';
 import { BEARER_PROTOCOL_PREFIX } from '../apiserver/upgrade.js';
-import { API_KEY, isRoot, json, startHarness, type Harness } from './testutil.js';
-
-/** A terminal client: collects output, waits for text in it. */
-export class Term {
-  out = '';
-  controls: Record<string, unknown>[] = [];
-  closed: Promise<{ code: number; reason: string }>;
-  private waiters: (() => void)[] = [];
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, binary) => {
-      if (binary) this.out += (data as Buffer).toString('utf8');
-      else this.controls.push(JSON.parse((data as Buffer).toString('utf8')) as Record<string, unknown>);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-
-  static open(url: string, opts: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<Term> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers: opts.headers });
-      const t = new Term(ws);
-      ws.once('open', () => resolve(t));
-      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
-      });
-      ws.once('error', reject);
-    });
-  }
-
-  send(text: string): void {
-    this.ws.send(Buffer.from(text), { binary: true });
-  }
-
-  control(msg: unknown): void {
-    this.ws.send(JSON.stringify(msg));
-  }
-
-  /** Waits until the output (after `from`) matches. */
-  async waitFor(re: RegExp, ms = 5000, from = 0): Promise<RegExpExecArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = re.exec(this.out.slice(from));
-      if (m) return m;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; output so far: ${JSON.stringify(this.out)}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-}
-
-export async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (!existsSync(`/proc/${pid}`)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !existsSync(`/proc/${pid}`);
-}
+import { API_KEY, isRoot, json, startHarness, Term, waitGone, type Harness } from './testutil.js';
 
 const bearer = { authorization: `Bearer ${API_KEY}` };
 

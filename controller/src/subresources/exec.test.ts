@@ -171,8 +171,12 @@ describe('exec subresource', { skip: !isRoot && 'needs root (the runner runs in 
     }
     const empty = await h.fetch(h.sub('s1', 'exec'), { method: 'POST' });
     assert.equal(empty.status, 400);
+    // The body is JSON whatever the Content-Type (fetch sends strings as text/plain, curl -d as a form).
     const text = await h.fetch(h.sub('s1', 'exec'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'echo' });
-    assert.equal(text.status, 415);
+    assert.equal(text.status, 400);
+    assert.match((await json(text)).message, /malformed request body/);
+    const form = await h.fetch(h.sub('s1', 'exec'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '{"command":"echo form"}' });
+    assert.equal((await json(form)).output, 'form\n');
     const get = await h.fetch(h.sub('s1', 'exec'));
     assert.equal(get.status, 405);
     assert.equal(get.headers.get('allow'), 'POST');

@@ -2,10 +2,12 @@
 // (standalone, PID 1 of its own namespaces, file operations confined to a temp root) standing in
 // for a Ready session's sandbox. Needs root (the runner's namespaces).
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '@sandkasten/api-schemas';
+import { WebSocket } from 'ws';
 import { createApiServer, type ApiServer } from '../apiserver/index.js';
 import { Client } from '../client/index.js';
 import { startRunner, type StandaloneRunner, type StartOptions } from '../runner/testing.js';
@@ -100,4 +102,66 @@ export async function json(r: Response): Promise<any> {
   } catch {
     throw new Error(`not JSON (${r.status}): ${t.slice(0, 200)}`);
   }
+}
+
+/** A terminal client: collects output, waits for text in it. */
+export class Term {
+  out = '';
+  controls: Record<string, unknown>[] = [];
+  closed: Promise<{ code: number; reason: string }>;
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, binary) => {
+      if (binary) this.out += (data as Buffer).toString('utf8');
+      else this.controls.push(JSON.parse((data as Buffer).toString('utf8')) as Record<string, unknown>);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  static open(url: string, opts: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<Term> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url.replace(/^http/, 'ws'), opts.protocols ?? [], { headers: opts.headers });
+      const t = new Term(ws);
+      ws.once('open', () => resolve(t));
+      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  send(text: string): void {
+    this.ws.send(Buffer.from(text), { binary: true });
+  }
+
+  control(msg: unknown): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Waits until the output (after `from`) matches. */
+  async waitFor(re: RegExp, ms = 5000, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = re.exec(this.out.slice(from));
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; output so far: ${JSON.stringify(this.out)}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  }
+}
+
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!existsSync(`/proc/${pid}`)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !existsSync(`/proc/${pid}`);
 }
