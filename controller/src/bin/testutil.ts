@@ -1,12 +1,32 @@
 // Test helpers: the real `sandkasten` binary in a child process, with a temp data dir.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLED_NODE_AGENT } from '../config/index.js';
+import { agentRoot } from '../sandbox/paths.js';
 
 export const BIN = fileURLToPath(new URL('./sandkasten.js', import.meta.url));
+
+// Sandboxes outlive the daemon (by design: a restart adopts them), so a test that stops a daemon
+// with live Sessions would leave them running. When the test process exits, every sandbox of
+// every data_dir a daemon was started with here is removed.
+const dataDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dataDir of dataDirs) {
+    const root = agentRoot(dataDir);
+    let ids: string[] = [];
+    try {
+      ids = readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const id of ids) spawnSync(BUNDLED_NODE_AGENT, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 });
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 export interface Daemon {
   child: ChildProcess;
@@ -38,6 +58,9 @@ export async function startDaemon(opts: { dir?: string; config?: string; args?: 
   const dir = opts.dir ?? tempDir();
   const dataDir = join(dir, 'data');
   const configPath = join(dir, 'sandkasten.yaml');
+  dataDirs.add(dataDir);
+  const dataDirMatch = /^data_dir:\s*"?([^"\n]+)"?\s*$/m.exec(opts.config ?? '');
+  if (dataDirMatch) dataDirs.add(dataDirMatch[1]!);
   writeFileSync(configPath, opts.config ?? `listen: "127.0.0.1:0"\napi_key: "test-key"\ndata_dir: "${dataDir}"\n`);
   const child = spawn(process.execPath, [BIN, '--config', configPath, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
