@@ -218,7 +218,7 @@ describe('fs subresource', { skip: !isRoot && 'needs root (the runner runs in it
     }
   });
 
-  test('100 MiB streamed both ways; the server process stays within 64 MiB more memory', async () => {
+  test('100 MiB streamed both ways, raw and as a tar; the server process stays within 64 MiB more memory', async () => {
     // The client runs in another process, so this process's memory is the server's alone.
     const total = 100 * 1024 * 1024;
     const client = `
@@ -243,30 +243,42 @@ describe('fs subresource', { skip: !isRoot && 'needs root (the runner runs in it
         const got = createHash('sha256');
         let m = 0;
         for await (const c of down.body) { got.update(c); m += c.length; }
+        const downMs = performance.now() - t;
+        // The directory as a tar, piped straight back in as an upload elsewhere.
+        t = performance.now();
+        const tar = await fetch(url.replace('path=%2Fbig%2Fbig.bin', 'path=%2Fbig&format=tar'), { headers });
+        const copy = await fetch(url.replace('path=%2Fbig%2Fbig.bin', 'path=%2Fbig-copy&format=tar'), { method: 'PUT', body: tar.body, duplex: 'half', headers });
+        const copyBody = await copy.json();
         console.log(JSON.stringify({ upStatus: up.status, upBody, upMs, downStatus: down.status, length: down.headers.get('content-length'),
-          received: m, downMs: performance.now() - t, same: got.digest('hex') === sent.digest('hex') }));
+          received: m, downMs, same: got.digest('hex') === sent.digest('hex'), tarStatus: tar.status, copyStatus: copy.status, copyBody, tarMs: performance.now() - t }));
       })();`;
     const base = process.memoryUsage().rss;
     let peak = base;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
     try {
       const out = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', client, fs({ path: '/big.bin' }), API_KEY, String(total)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['-e', client, fs({ path: '/big/big.bin' }), API_KEY, String(total)], { stdio: ['ignore', 'pipe', 'inherit'] });
         let text = '';
         child.stdout.on('data', (d: Buffer) => (text += d.toString()));
         child.on('error', reject);
         child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`client exited ${code}`))));
       });
+      clearInterval(sampler);
+      const mib = (peak - base) / 1024 / 1024;
       const r = JSON.parse(out) as Record<string, unknown>;
       assert.equal(r.upStatus, 200);
-      assert.deepEqual(r.upBody, { path: '/big.bin', bytes: total });
-      assert.equal(statSync(join(root, 'big.bin')).size, total);
+      assert.deepEqual(r.upBody, { path: '/big/big.bin', bytes: total });
+      assert.equal(statSync(join(root, 'big/big.bin')).size, total);
       assert.equal(r.downStatus, 200);
       assert.equal(r.length, String(total));
       assert.equal(r.received, total);
       assert.equal(r.same, true, 'downloaded bytes are the uploaded ones');
-      const mib = (peak - base) / 1024 / 1024;
-      console.log(`# 100 MiB: upload ${Number(r.upMs).toFixed(0)} ms, download ${Number(r.downMs).toFixed(0)} ms, server RSS +${mib.toFixed(1)} MiB`);
+      assert.equal(r.tarStatus, 200);
+      assert.equal(r.copyStatus, 200, JSON.stringify(r.copyBody));
+      assert.deepEqual(r.copyBody, { path: '/big-copy', files: 1, directories: 0, bytes: total, skipped: [] });
+      const [a, b] = [readFileSync(join(root, 'big/big.bin')), readFileSync(join(root, 'big-copy/big.bin'))];
+      assert.ok(a.equals(b), 'the tar round trip kept the bytes');
+      console.log(`# 100 MiB: upload ${Number(r.upMs).toFixed(0)} ms, download ${Number(r.downMs).toFixed(0)} ms, tar down+up ${Number(r.tarMs).toFixed(0)} ms, server RSS +${mib.toFixed(1)} MiB`);
       assert.ok(mib < 64, `RSS grew by ${mib.toFixed(1)} MiB`);
     } finally {
       clearInterval(sampler);
