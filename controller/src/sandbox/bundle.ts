@@ -322,6 +322,9 @@ export function buildBundle(input: BundleInput): Bundle {
       capabilities: { bounding: [...caps], effective: [...caps], inheritable: [], permitted: [...caps], ambient: [] },
       rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }],
       noNewPrivileges: true,
+      // No oomScoreAdj: the runner is tiny, so with equal scores a memory-cgroup OOM picks the
+      // hog, never PID 1 (memory.oom.group stays off); a lower score would be inherited by
+      // everything in the sandbox and shield it from the host's own OOM killer instead.
     },
     root: { path: paths.rootfs, readonly: false },
     hostname,
