@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import { BEARER_PROTOCOL_PREFIX } from '../apiserver/upgrade.js';
 import { API_KEY, isRoot, json, startHarness, Term, waitGone, type Harness } from './testutil.js';
 
@@ -92,6 +93,43 @@ describe('attach subresource (host shell)', { skip: !isRoot && 'needs root (the 
     r = await h.fetch(h.sub('s', 'attach'), { method: 'POST' });
     assert.equal(r.status, 405);
     await r.text();
+  });
+
+  test('a client that stops reading holds the terminal back instead of filling the daemon\'s memory', async () => {
+    const ws = new WebSocket(h.sub('s', 'attach').replace(/^http/, 'ws'), { headers: bearer });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    let bytes = 0;
+    let tail = '';
+    ws.on('message', (d: Buffer, binary) => {
+      if (!binary) return;
+      bytes += d.length;
+      tail = (tail + d.toString('latin1')).slice(-64);
+    });
+    const total = 64 * 1024 * 1024;
+    ws.send(Buffer.from(`head -c ${total} /dev/zero | tr '\\0' x; echo; echo END$((1+1))\r`), { binary: true });
+    await new Promise((r) => setTimeout(r, 300));
+    // Stop reading: the kernel buffers fill, then the daemon's queue, then the PTY is paused.
+    const sock = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+    sock.pause();
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    const stalledAt = bytes;
+    console.log(`# stalled at ${stalledAt} bytes, RSS +${((peak - base) / 1048576).toFixed(1)} MiB`);
+    assert.ok(stalledAt < total / 2, `the output went on while nobody read (${stalledAt} bytes)`);
+    assert.ok((peak - base) / 1024 / 1024 < 32, `RSS grew ${((peak - base) / 1024 / 1024).toFixed(1)} MiB`);
+    sock.resume();
+    const end = Date.now() + 30_000;
+    while (!/END2/.test(tail) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.match(tail, /END2/, 'everything arrives once the client reads again');
+    assert.ok(bytes >= total, `${bytes} bytes`);
+    ws.close();
   });
 
   test('closing the API server ends open terminals', async () => {

@@ -6,7 +6,8 @@
 // Frames: binary both ways carry raw terminal bytes; text frames carry JSON control messages —
 // from the client {"type":"resize","cols":N,"rows":N}; from the server {"type":"exit","exitCode":N,
 // "signal":N|null} before it closes, and {"type":"error","message":"…"}. Closing the socket hangs
-// the terminal up (SIGHUP to the shell and its jobs); what is still alive 2 s later is killed.
+// the terminal up (SIGHUP to the shell and its jobs); what is still alive 2 s later is killed. A
+// peer that stops answering pings (30 s apart) is treated as gone.
 
 import { readFileSync } from 'node:fs';
 import type { Request, Response } from 'express';
@@ -46,6 +47,8 @@ const LOW_WATER = 256 << 10;
 /** After the hang-up, processes of the terminal still alive this much later are killed. */
 export const KILL_GRACE_MS = 2000;
 const MAX_DIM = 1000;
+/** A terminal whose peer answers no ping for this long (two intervals) is closed. */
+const PING_INTERVAL_MS = 30_000;
 
 function dim(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_DIM ? v : undefined;
@@ -159,7 +162,20 @@ export function attachHandler(ctx: SubresourceContext, opts: AttachOptions) {
       ws.send(JSON.stringify({ type: 'error', message: `unknown control message type ${JSON.stringify(msg?.type)}` }));
     });
     ws.on('error', () => {});
+    // A peer that vanished without closing (a dropped network) must not keep the shell forever.
+    let alive = true;
+    ws.on('pong', () => (alive = true));
+    const pinger = setInterval(() => {
+      if (!alive) {
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, PING_INTERVAL_MS);
+    pinger.unref();
     ws.on('close', () => {
+      clearInterval(pinger);
       if (exited) return;
       const pid = p.pid;
       // The hang-up: SIGHUP reaches node-agent, which passes it on to the shell, which passes it to its jobs.
