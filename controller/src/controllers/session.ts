@@ -396,13 +396,10 @@ export class SessionReconciler {
     let last: unknown;
     while (Date.now() < end && !signal.aborted) {
       if (existsSync(socket)) {
-        const c = new RunnerClient(socket, { connectTimeoutMs: Math.max(100, end - Date.now()), maxIdleConnections: 0 });
         try {
-          return await c.info();
+          return await runnerInfo(socket, Math.max(100, end - Date.now()));
         } catch (e) {
           last = e;
-        } finally {
-          c.close();
         }
       }
       await new Promise((r) => setTimeout(r, delay));
@@ -462,6 +459,12 @@ export class SessionReconciler {
       }
       t = { uid };
       this.#tracked.set(uid, t);
+    }
+    if (st.oomKills !== undefined && st.oomKills > (t.oomKills ?? 0)) {
+      // The OOM killer acted since the last look. Its count becomes the baseline only once the
+      // runner is seen alive after it: a runner being killed right now still shows as running
+      // (its socket closes before it is a zombie), and its death must count as OOM.
+      if (!(await this.#runnerAnswers(sessionPaths(this.#dataDir, uid).socket))) return { requeueAfterMs: 50 };
     }
     t.oomKills = st.oomKills;
     this.#watchRunner(key, t);
@@ -540,6 +543,15 @@ export class SessionReconciler {
     if (wanted.cpu) parts.push(`cpu ${wanted.cpu.quota / wanted.cpu.period}`);
     if (wanted.pids) parts.push(`pids ${wanted.pids.limit}`);
     return `limits updated live: ${parts.join(', ')}`;
+  }
+
+  async #runnerAnswers(socket: string): Promise<boolean> {
+    try {
+      await runnerInfo(socket, 2000);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** An idle connection to the runner: its close means the runner is gone (or dropped it). */
@@ -640,6 +652,23 @@ export class SessionReconciler {
 
   #event(s: Session, type: EventType, reason: string, message: string): void {
     this.#recorder?.event(s, type, reason, message);
+  }
+}
+
+/** The runner's `info`, or an error after `timeoutMs` (a stopped or wedged runner never answers). */
+async function runnerInfo(socket: string, timeoutMs: number): Promise<RunnerInfo> {
+  const c = new RunnerClient(socket, { connectTimeoutMs: timeoutMs, maxIdleConnections: 0 });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      c.info(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the runner did not answer info within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    c.close();
   }
 }
 
