@@ -3,7 +3,7 @@
 //
 //   Pending   resolve the image (ImageReady) and the workspace (WorkspaceBound); refusals
 //             (image not allowed, bridge network, unconfined seccomp) stay here with a condition
-//   Starting  write the bundle, node-agent create + start, wait until the runner answers `info`
+//   Starting  write the bundle, node-agent run --detach, wait until the runner answers `info`
 //   Ready     status.sandbox {id, pid, cgroup, startedAt}; a health check every few seconds (and
 //             at once when the runner's socket closes); spec.resources applied live; other spec
 //             changes reported in the SpecApplied condition (the session must be recreated)
@@ -277,13 +277,15 @@ export class SessionReconciler {
       writeBundleConfig(paths, bundle.config);
       this.#event(s, 'Normal', 'Creating', `creating sandbox ${id} from image ${bundle.fixed.image}`);
       try {
-        pid = (await this.#agent.create(id, paths.bundle, paths.log)).pid;
+        pid = (await this.#agent.runDetached(id, paths.bundle, paths.log)).pid;
       } catch (e) {
         return this.#createFailed(s, e, ctx);
       }
+    } else {
+      // Created before a crash, not started yet.
+      await this.#agent.start(id);
     }
     const t0 = performance.now();
-    await this.#agent.start(id);
     let info: RunnerInfo;
     try {
       info = await this.#waitForRunner(paths.socket, this.#readyMs, ctx.signal);
@@ -299,7 +301,7 @@ export class SessionReconciler {
     const running: ContainerState | undefined = pid > 0 ? { ...(st ?? emptyState(id, paths.bundle)), status: 'running', pid, oomKills: st?.oomKills ?? 0 } : await this.#agent.state(id);
     if (running?.status !== 'running') return this.#runnerDied(s, running, ctx);
     this.#event(s, 'Normal', 'Started', `sandbox ${id} started: runner pid ${running.pid}, shell ${info.shell}`);
-    return this.#ready(key, s, running, `runner answered ${(performance.now() - t0).toFixed(1)} ms after start`, ctx, fromThisSpec);
+    return this.#ready(key, s, running, `runner answered ${(performance.now() - t0).toFixed(1)} ms after the sandbox started`, ctx, fromThisSpec);
   }
 
   /** The image's meta.json; PendingError when not allowed, absent or broken. */
@@ -374,7 +376,7 @@ export class SessionReconciler {
     const msg = e instanceof NodeAgentError ? e.message : errorMessage(e);
     await this.#agent.delete(id).catch(() => {});
     removeCgroupLeftovers(s.metadata.uid!);
-    this.#event(s, 'Warning', 'CreateFailed', `node-agent create ${id}: ${msg}`);
+    this.#event(s, 'Warning', 'CreateFailed', `node-agent run ${id}: ${msg}`);
     if (ctx.retries + 1 >= CREATE_ATTEMPTS) {
       await this.#fail(s, 'CreateFailed', `the sandbox could not be created (${CREATE_ATTEMPTS} attempts): ${msg}`);
       return;

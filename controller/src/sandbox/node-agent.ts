@@ -87,14 +87,24 @@ export class NodeAgent {
    * node-agent's stdio (as with runc), so its stdout/stderr go to `logFile` (appended), never to
    * a pipe that would hold this call open for the container's lifetime.
    */
-  async create(id: string, bundle: string, logFile: string): Promise<{ pid: number }> {
+  create(id: string, bundle: string, logFile: string): Promise<{ pid: number }> {
+    return this.#make('create', id, bundle, logFile);
+  }
+
+  /** run --detach: create and start in one call (the process execs as soon as it is set up). */
+  runDetached(id: string, bundle: string, logFile: string): Promise<{ pid: number }> {
+    return this.#make('run', id, bundle, logFile);
+  }
+
+  async #make(command: 'create' | 'run', id: string, bundle: string, logFile: string): Promise<{ pid: number }> {
     const stamp = `${process.pid}-${Date.now()}`;
     const errFile = join(bundle, `.node-agent-${stamp}.err`);
     const pidFile = join(bundle, `.node-agent-${stamp}.pid`);
     const log = openSync(logFile, 'a', 0o600);
     let r: RunResult;
     try {
-      r = await this.#run(['--log', errFile, 'create', '--bundle', bundle, '--pid-file', pidFile, id], ['ignore', log, log]);
+      const args = ['--log', errFile, command, '--bundle', bundle, '--pid-file', pidFile, ...(command === 'run' ? ['--detach'] : []), id];
+      r = await this.#run(args, ['ignore', log, log]);
     } finally {
       closeSync(log);
     }
@@ -109,10 +119,10 @@ export class NodeAgent {
     try {
       pid = Number(readFileSync(pidFile, 'utf8').trim()) || 0;
     } catch {
-      // no pid: create failed
+      // no pid: it failed
     }
     rmSync(pidFile, { force: true });
-    this.#check('create', { ...r, stderr });
+    this.#check(command, { ...r, stderr });
     return { pid };
   }
 
