@@ -17,7 +17,7 @@ import {
   writeBundleConfig,
 } from '../sandbox/index.js';
 import { BUNDLED_RUNNER } from '../config/index.js';
-import { API, leftovers, median, sandboxSkip, sessionsUrl, startSandboxHarness, type SandboxHarness } from './session-testutil.js';
+import { API, leftovers, median, mountsMentioning, sandboxSkip, sessionsUrl, startSandboxHarness, type SandboxHarness } from './session-testutil.js';
 
 const cond = (s: Session, type: string) => s.status?.conditions?.find((c) => c.type === type);
 const isReady = (s: Session) => s.status?.phase === 'Ready';
@@ -83,6 +83,8 @@ describe('Session reconciler', { skip: sandboxSkip, timeout: 180_000 }, () => {
     assert.equal(del.status, 202);
     await h.waitGone('basic');
     assert.deepEqual(leftovers(h.dataDir, uid, pid), []);
+    // The overlay lives in the sandbox's own mount namespace: the host never sees a mount of data_dir.
+    assert.deepEqual(mountsMentioning(h.dataDir), []);
     assert.ok((await h.events('basic')).some((e) => e.reason === 'Deleted'));
     for (let i = 0; i < 5; i++) await remove(`lat-${i}`);
     // Figures for the report (and a bound a broken start path would miss).
