@@ -115,7 +115,7 @@ describe('Session reconciler', { skip: sandboxSkip, timeout: 180_000 }, () => {
     await remove('forbidden');
   });
 
-  test('refused specs stay Pending with a clear condition: bridge network, unconfined seccomp', async () => {
+  test('refused specs stay Pending with a clear condition (bridge network, unconfined seccomp); a spec node-agent cannot make fails, and is retried once fixed', async () => {
     await h.create('bridge', { network: { mode: 'bridge' } });
     const b = await h.waitSession('bridge', (s) => cond(s, 'Ready')?.reason === 'NetworkUnsupported', 'NetworkUnsupported');
     assert.equal(b.status?.phase, 'Pending');
@@ -126,8 +126,16 @@ describe('Session reconciler', { skip: sandboxSkip, timeout: 180_000 }, () => {
     await h.create('unconfined', { securityProfile: { seccomp: 'unconfined' } });
     const u = await h.waitSession('unconfined', (s) => cond(s, 'Ready')?.reason === 'SeccompRefused', 'SeccompRefused');
     assert.match(cond(u, 'Ready')!.message!, /"unconfined" is refused/);
+    // What node-agent cannot make: Failed with its message, and tried again once the spec changes.
+    await h.create('cwd', { workingDir: '/does/not/exist' });
+    const c = await h.waitSession('cwd', (s) => s.status?.phase === 'Failed', 'Failed');
+    assert.equal(c.status?.reason, 'CreateFailed');
+    assert.match(c.status!.message!, /chdir to process\.cwd `\/does\/not\/exist`: No such file or directory/);
+    await h.req('PATCH', `${sessionsUrl()}/cwd`, { spec: { workingDir: '/tmp' } }, 'application/merge-patch+json');
+    await h.waitSession('cwd', isReady, 'Ready after the fix');
     await remove('bridge');
     await remove('unconfined');
+    await remove('cwd');
   });
 
   test('a Workspace: WorkspaceNotFound until it exists, then mounted; it survives the session', async () => {

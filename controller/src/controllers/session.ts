@@ -153,6 +153,7 @@ export function sessionController(options: SessionControllerOptions): Controller
     reconciler: r,
     workers: options.workers ?? 4,
   });
+  // Stopping the controller also drops the runner watches (sandboxes go on).
   const stop = controller.stop.bind(controller);
   controller.stop = async (o) => {
     await stop(o);
@@ -212,7 +213,12 @@ export class SessionReconciler {
       s = await this.#client.addFinalizer('sessions', namespace, name, SESSION_FINALIZER);
     }
     const phase = s.status?.phase;
-    if (phase === 'Failed') return; // final: the user deletes (or recreates) it
+    if (phase === 'Failed') {
+      // Final once a sandbox ran (its shell state is gone); a sandbox that could not be made from
+      // the spec is tried again when the spec changes.
+      const failedAt = conditionOf(s, 'Ready')?.observedGeneration;
+      if (s.status?.reason !== 'CreateFailed' || failedAt === undefined || failedAt === s.metadata.generation) return;
+    }
     const id = containerId(uid);
     const st = this.#agent.exists(id) ? await this.#agent.state(id) : undefined;
     if (st?.status === 'running') return this.#observe(key, s, st, ctx);
@@ -255,6 +261,8 @@ export class SessionReconciler {
     }
     s = await this.#writeStatus(s, (x) => {
       x.phase = 'Starting';
+      delete x.reason;
+      delete x.message;
       setCondition(x, imageCond, gen);
       setCondition(x, ws.cond, gen);
       setCondition(x, { type: 'Ready', status: 'False', reason: 'Starting', message: 'the sandbox is starting' }, gen);
