@@ -9,11 +9,14 @@ import { Manager, errorMessage, silentLogger, storeListerWatcher, type Logger } 
 import { agentRoot, NodeAgent } from '../sandbox/index.js';
 import type { Store } from '../store/types.js';
 import { reaperController } from './reaper.js';
-import { collectOrphans, sessionController } from './session.js';
+import { collectOrphans } from './orphans.js';
+import { sessionController } from './session.js';
 import { workspaceController } from './workspace.js';
 
-export { SESSION_FINALIZER, SessionReconciler, sessionController, collectOrphans } from './session.js';
-export type { OrphanReport, SessionControllerOptions } from './session.js';
+export { SESSION_FINALIZER, SessionReconciler, sessionController } from './session.js';
+export type { SessionControllerOptions } from './session.js';
+export { collectOrphans } from './orphans.js';
+export type { OrphanReport } from './orphans.js';
 
 export interface StartControllersOptions {
   store: Store;
@@ -58,7 +61,6 @@ export async function startControllers(o: StartControllersOptions): Promise<Cont
     agent,
     runnerPath: runnerPath(o.config),
     recorder,
-    logger: log,
     ...(o.healthCheckMs !== undefined && { healthCheckMs: o.healthCheckMs }),
   });
   workspaceController({ client, manager, dataDir, config: o.config, recorder, logger: log });

@@ -29,7 +29,7 @@ import type { EventRecorder, EventType } from '../events/index.js';
 import { ImageMetaError, readImageMeta, type ImageMeta } from '../images/index.js';
 import { RunnerClient, type RunnerInfo } from '../runner/index.js';
 import type { Controller, Manager, ReconcileContext, ReconcileResult, RuntimeObject } from '../runtime/index.js';
-import { errorMessage, silentLogger, splitKey, type Logger } from '../runtime/index.js';
+import { errorMessage, splitKey } from '../runtime/index.js';
 import {
   buildBundle,
   BundleError,
@@ -42,19 +42,17 @@ import {
   ociResources,
   sessionLimits,
   imageNameOf,
-  NodeAgent,
   NodeAgentError,
   prepareSessionDirs,
   readBundleConfig,
   removeCgroupLeftovers,
   removeSessionDir,
   sessionPaths,
-  sessionsDir,
   tailOf,
-  uidOfContainer,
   workspacePath,
   writeBundleConfig,
   type ContainerState,
+  type NodeAgent,
   type OciConfig,
 } from '../sandbox/index.js';
 import { sessionDeadline } from './reaper.js';
@@ -70,7 +68,6 @@ export interface SessionControllerOptions {
   agent: NodeAgent;
   runnerPath: string;
   recorder?: EventRecorder;
-  logger?: Logger;
   /** Concurrent reconciles (default 4: each mostly waits for node-agent or a runner). */
   workers?: number;
   /** Health check period of a Ready session (default 10 s). */
@@ -108,6 +105,7 @@ function conditionOf(s: Session, type: string): Condition | undefined {
 /** What the reconciler remembers of a live sandbox (rebuilt after a restart). */
 interface Tracked {
   uid: string;
+  key: string;
   /** The OOM kill count at the last healthy look: a later rise at the runner's death means OOM. */
   oomKills?: number;
   /** A connection to the runner whose close says the runner went away. */
@@ -173,7 +171,6 @@ export class SessionReconciler {
   readonly #agent: NodeAgent;
   readonly #runnerPath: string;
   readonly #recorder: EventRecorder | undefined;
-  readonly #log: Logger;
   readonly #healthMs: number;
   readonly #readyMs: number;
   readonly #waitMs: number;
@@ -189,7 +186,6 @@ export class SessionReconciler {
     this.#agent = o.agent;
     this.#runnerPath = o.runnerPath;
     this.#recorder = o.recorder;
-    this.#log = o.logger ?? silentLogger;
     this.#healthMs = o.healthCheckMs ?? 10_000;
     this.#readyMs = o.runnerReadyTimeoutMs ?? 10_000;
     this.#waitMs = o.waitRetryMs ?? 2000;
@@ -206,7 +202,16 @@ export class SessionReconciler {
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
     let s = await this.#client.tryGet('sessions', namespace, name);
-    if (!s) return;
+    if (!s) {
+      // Gone without its finalizer (removed from the database): the orphan scan takes the sandbox.
+      for (const [uid, t] of this.#tracked) {
+        if (t.key === key) {
+          t.watch?.destroy();
+          this.#tracked.delete(uid);
+        }
+      }
+      return;
+    }
     const uid = s.metadata.uid!;
     if (s.metadata.deletionTimestamp) return this.#finalize(s, ctx);
     if (!s.metadata.finalizers?.includes(SESSION_FINALIZER)) {
@@ -467,7 +472,7 @@ export class SessionReconciler {
         }
         ctx.log.info(`${containerId(uid)}: running (pid ${st.pid}), adopted`);
       }
-      t = { uid };
+      t = { uid, key };
       this.#tracked.set(uid, t);
     }
     if (st.oomKills !== undefined && st.oomKills > (t.oomKills ?? 0)) {
@@ -693,51 +698,4 @@ function isDir(p: string): boolean {
   } catch {
     return false;
   }
-}
-
-export interface OrphanReport {
-  /** Container ids removed because no Session has their uid. */
-  containers: string[];
-  /** Session directories removed for the same reason. */
-  directories: string[];
-}
-
-/**
- * Removes sandboxes and session directories whose Session no longer exists (deleted from the
- * database while the daemon was down, or a crash between steps). Containers and directories are
- * listed before the Sessions: a sandbox is made only for an existing Session and removed before its
- * Session goes, so nothing live is ever taken for an orphan.
- */
-export async function collectOrphans(o: { client: Client; agent: NodeAgent; dataDir: string; logger?: Logger }): Promise<OrphanReport> {
-  const log = o.logger ?? silentLogger;
-  const containers = await o.agent.list();
-  let dirs: string[] = [];
-  try {
-    dirs = readdirSync(sessionsDir(o.dataDir));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const uids = new Set((await o.client.list('sessions')).items.map((s) => s.metadata.uid));
-  const report: OrphanReport = { containers: [], directories: [] };
-  for (const c of containers) {
-    const uid = uidOfContainer(c.id);
-    if (!uid) {
-      log.warn(`node-agent root ${o.agent.root} holds container ${c.id}, which is not a session's: left alone`);
-      continue;
-    }
-    if (uids.has(uid)) continue;
-    await o.agent.delete(c.id);
-    removeCgroupLeftovers(uid);
-    report.containers.push(c.id);
-    log.info(`removed orphan sandbox ${c.id} (no Session has uid ${uid})`);
-  }
-  for (const d of dirs) {
-    if (uids.has(d) || !/^[0-9a-f-]{36}$/.test(d)) continue;
-    await o.agent.delete(containerId(d));
-    removeCgroupLeftovers(d);
-    removeSessionDir(sessionPaths(o.dataDir, d));
-    report.directories.push(d);
-    log.info(`removed orphan session directory sessions/${d}`);
-  }
-  return report;
 }
