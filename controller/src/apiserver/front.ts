@@ -18,6 +18,8 @@ export interface FrontOptions {
   resources: ResourceEndpoints;
   /** Serves the rest (already authenticated). */
   next: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Answers a failed authentication itself (true) for paths with their own error shape; else the Status. */
+  unauthorized?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 const HEALTHZ = JSON.stringify({ status: 'ok' });
@@ -52,7 +54,10 @@ export function frontHandler(o: FrontOptions): RequestListener {
       traceWhenDone();
     };
     if ((call.method === 'GET' || call.method === 'HEAD') && health(call.path, res)) return trace();
-    if (o.authorized && !o.authorized(req.headers.authorization)) return fail(errors.unauthorized());
+    if (o.authorized && !o.authorized(req.headers.authorization)) {
+      if (o.unauthorized?.(req, res)) return traceWhenDone();
+      return fail(errors.unauthorized());
+    }
     let served: boolean | Promise<void>;
     try {
       served = o.resources(call, res);

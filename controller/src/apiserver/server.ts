@@ -34,6 +34,11 @@ export interface ApiServerOptions {
   logger?: Logger;
   /** Registers more routes behind authentication, before the resource routes (e.g. exec, fs). */
   extend?: (router: Router) => void;
+  /**
+   * Answers a request that failed authentication, returning true, when its path has an error
+   * shape of its own (the /v1 API's); otherwise (false) the usual 401 Status is sent.
+   */
+  unauthorized?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   watch?: Partial<WatchLimits>;
   /**
    * Serve HTTPS with this certificate and key (PEM). Needed for bearer tokens from kubectl and
@@ -90,6 +95,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
     authorized: bearerCheck(config.api_key ?? ''),
     resources: resourceEndpoints({ store, table, validator, hub, limits, logger, maxBodyBytes: maxBody }),
     next: app,
+    unauthorized: opts.unauthorized,
   });
 
   // Upgraded connections are not the http server's to close: close() ends them.

@@ -11,6 +11,7 @@ import { startEventSweeper, storeEventSink } from '../events/index.js';
 import { BUILTIN_IMAGE, prepareBuiltinImage, readImageMeta } from '../images/index.js';
 import { startControllers, type Controllers } from '../controllers/index.js';
 import { sessionSubresources } from '../subresources/index.js';
+import { seedApi } from '../facade/index.js';
 
 export interface Daemon {
   api: ApiServer;
@@ -91,7 +92,10 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     minAgeMs: COMPACT_KEEP_MS,
     onError: (e) => logger.error(`store compaction failed: ${String(e)}`),
   });
-  const api = createApiServer({ store, config, logger, version, tls, extend: sessionSubresources({ store, config, logger }) });
+  const subresources = sessionSubresources({ store, config, logger });
+  // The original /v1 API beside the resources; its 401s have its own error shape.
+  const v1 = seedApi({ store, config, logger });
+  const api = createApiServer({ store, config, logger, version, tls, extend: (r) => (subresources(r), v1.routes(r)), unauthorized: v1.unauthorized });
   let url: string;
   try {
     url = (await api.listen(config.listen)).url;
