@@ -78,7 +78,7 @@ async function startDaemon(dir: string): Promise<ChildProcess> {
   writeFileSync(cfg, `listen: "127.0.0.1:${port}"\napi_key: "${TOKEN}"\ndata_dir: "${join(dir, 'data')}"\n`);
   // BENCH_DAEMON_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the daemon.
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, BIN, '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, BIN, '--config', cfg, '--api-only'], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
     try {
       if ((await request('GET', '/readyz')).status === 200) return child;

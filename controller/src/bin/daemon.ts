@@ -17,7 +17,8 @@ export interface Daemon {
   api: ApiServer;
   store: Store;
   url: string;
-  controllers: Controllers;
+  /** Absent in API-only mode. */
+  controllers?: Controllers;
   /** Stops the controllers (sandboxes go on), ends watches, stops listening, the event sweeper and the compactor, closes the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -61,7 +62,12 @@ function loadTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
   return pair;
 }
 
-export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string, tlsFiles?: TlsFiles): Promise<Daemon> {
+export interface DaemonOptions {
+  /** false: serve the API only, with no reconcilers (nothing on the host changes). Default true. */
+  controllers?: boolean;
+}
+
+export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string, tlsFiles?: TlsFiles, options: DaemonOptions = {}): Promise<Daemon> {
   let host: string;
   try {
     host = parseListen(config.listen).host;
@@ -107,9 +113,9 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
   // Events expire event_ttl_seconds after they were last seen.
   const sweeper = startEventSweeper({ sink: storeEventSink(store), ttlSeconds: config.event_ttl_seconds, logger });
   prepareDefaultImage(config.data_dir, logger);
-  let controllers: Controllers;
+  let controllers: Controllers | undefined;
   try {
-    controllers = await startControllers({ store, config, logger });
+    if (options.controllers !== false) controllers = await startControllers({ store, config, logger });
   } catch (e) {
     await api.close();
     await sweeper.stop();
@@ -125,7 +131,7 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     controllers,
     close() {
       closing ??= (async () => {
-        await controllers.stop();
+        await controllers?.stop();
         await api.close();
         await sweeper.stop();
         stopCompactor();

@@ -3,7 +3,7 @@
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -64,6 +64,26 @@ describe('sandkasten binary', () => {
     r = runBin(['--config', join(d, 'missing.yaml')]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /cannot read config file/);
+  });
+
+  it('--api-only stores objects but runs no controller', async () => {
+    const d = await startDaemon({ args: ['--api-only'] });
+    try {
+      assert.match(d.output(), /API only: no controllers/);
+      const base = `${d.url}/apis/sandkasten.dev/v1/namespaces/default/sessions`;
+      const headers = { authorization: 'Bearer test-key', 'content-type': 'application/json' };
+      const body = JSON.stringify({ apiVersion: 'sandkasten.dev/v1', kind: 'Session', metadata: { name: 'idle' }, spec: {} });
+      assert.equal((await fetch(base, { method: 'POST', headers, body })).status, 201);
+      await new Promise((r) => setTimeout(r, 1500));
+      const got = (await (await fetch(`${base}/idle`, { headers })).json()) as { metadata: { finalizers?: string[] }; status?: unknown };
+      assert.equal(got.metadata.finalizers, undefined, 'no reconciler added its finalizer');
+      assert.equal(got.status, undefined, 'no reconciler wrote status');
+      const sessions = join(d.dataDir, 'sessions');
+      assert.equal(existsSync(sessions) ? readdirSync(sessions).length : 0, 0, 'no sandbox was made');
+    } finally {
+      assert.equal(await d.stop(), 0);
+      removeDir(d.dir);
+    }
   });
 
   it('refuses a non-loopback address without an api_key', () => {

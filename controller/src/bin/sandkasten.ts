@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { doctorCommand, initCommand } from '../doctor/index.js';
 import { startDaemon, StartupError, type Daemon } from './daemon.js';
 
-const usage = `Usage: sandkasten [--config FILE] [--log-level LEVEL] [--tls-cert-file FILE --tls-private-key-file FILE]
+const usage = `Usage: sandkasten [--config FILE] [--log-level LEVEL] [--tls-cert-file FILE --tls-private-key-file FILE] [--api-only]
        sandkasten [--config FILE] doctor [--json]
        sandkasten init --config FILE [--data-dir DIR]
 
@@ -27,6 +27,9 @@ Options:
                        Serve HTTPS with these PEM files; override tls_cert_file and
                        tls_key_file. kubectl and client-go send a bearer token only
                        over HTTPS.
+      --api-only       Serves the API without the controllers: objects are stored and
+                       watched, but no sandbox, workspace or image is made (benchmarks,
+                       a second API replica).
   -h, --help           Shows this help.
   -v, --version        Prints the version.
 
@@ -55,6 +58,7 @@ interface Args {
   logLevel?: string;
   tlsCert?: string;
   tlsKey?: string;
+  apiOnly?: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -91,6 +95,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--tls-private-key-file':
         args.tlsKey = value();
+        break;
+      case '--api-only':
+        args.apiOnly = true;
         break;
       case 'doctor':
       case 'init':
@@ -150,12 +157,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   try {
-    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined);
+    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined, { controllers: !args.apiOnly });
   } catch (e) {
     if (e instanceof StartupError) fail(e.message, e.exitCode);
     throw e;
   }
-  logger.info(`sandkasten ${version()} listening on ${daemon.url} (data_dir ${config.data_dir}${config.api_key ? '' : ', no api_key: open API'})`);
+  logger.info(`sandkasten ${version()} listening on ${daemon.url} (data_dir ${config.data_dir}${config.api_key ? '' : ', no api_key: open API'}${args.apiOnly ? ', API only: no controllers' : ''})`);
   if (stopping) shutdown();
 }
 
