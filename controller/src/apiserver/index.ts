@@ -15,6 +15,6 @@ export { parseLabelSelector, matchesLabels, parseFieldSelector, matchesFields } 
 export type { Selector, Requirement, FieldRequirement } from './selectors.js';
 export { mergePatch, applyMerge, applyJsonPatch, deepEqual } from './merge.js';
 export { LAST_APPLIED, nowRfc3339 } from './registry.js';
-export { GROUP, VERSION, GROUP_VERSION, defaultResourceTable, schemaValidator } from './resources.js';
+export { GROUP, VERSION, GROUP_VERSION, defaultResourceTable, schemaValidator, withConfigDefaults } from './resources.js';
 export type { ResourceDef, ResourceTable, Validator } from './resources.js';
 export type { WatchLimits } from './watch.js';

@@ -101,6 +101,25 @@ export function defaultResourceTable(): ResourceTable {
   );
 }
 
+/**
+ * Defaults that come from the daemon's configuration rather than the schema (what a mutating
+ * admission webhook does in Kubernetes): a Session without spec.image gets default_image, so
+ * the stored object says which image it runs.
+ */
+export function withConfigDefaults(v: Validator, config: { default_image?: string }): Validator {
+  const image = config.default_image;
+  if (!image) return v;
+  return {
+    ...v,
+    applyDefaults(kind, obj) {
+      const out = v.applyDefaults(kind, obj); // a copy: safe to fill in
+      const spec = (out as { spec?: Record<string, unknown> } | null)?.spec;
+      if (kind === 'Session' && spec && typeof spec === 'object' && !spec.image) spec.image = image;
+      return out;
+    },
+  };
+}
+
 export const schemaValidator: Validator = {
   validateObject: (kind, obj) => schemaValidate(kind, obj),
   applyDefaults: (kind, obj) => schemaDefaults(kind as KindName, obj),

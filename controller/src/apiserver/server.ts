@@ -15,7 +15,7 @@ import { ApiError } from './errors.js';
 import { frontHandler } from './front.js';
 import { resourceEndpoints } from './handlers.js';
 import { silentLogger, type Logger } from './logger.js';
-import { defaultResourceTable, schemaValidator, type ResourceTable, type Validator } from './resources.js';
+import { defaultResourceTable, schemaValidator, withConfigDefaults, type ResourceTable, type Validator } from './resources.js';
 import { Registry } from './registry.js';
 import { upgradeListener } from './upgrade.js';
 import { WatchHub, type WatchLimits } from './watch.js';
@@ -26,6 +26,8 @@ export interface ApiServerConfig {
   api_key?: string;
   /** Largest request body; default 3 MiB, as Kubernetes. */
   max_body_bytes?: number;
+  /** Filled into Sessions that name no image. */
+  default_image?: string;
 }
 
 export interface ApiServerOptions {
@@ -76,7 +78,7 @@ export function createApiServer(opts: ApiServerOptions): ApiServer {
   const { store, config } = opts;
   const logger = opts.logger ?? silentLogger;
   const table = opts.table ?? defaultResourceTable();
-  const validator = opts.validator ?? schemaValidator;
+  const validator = opts.validator ?? withConfigDefaults(schemaValidator, opts.config);
   const hub = new WatchHub();
   const limits: WatchLimits = { bookmarkIntervalMs: 5_000, maxBufferedBytes: 16 * 1024 * 1024, ...opts.watch };
   const maxBody = config.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES;
