@@ -1,7 +1,8 @@
 // How skctl reports failures: the server's Status message, kubectl-style, with each field path
-// of an Invalid on its own line; exit codes.
+// of an Invalid on its own line; exit codes. The client's error classes are recognised by shape,
+// not imported: commands that never talk to the server (help, config) then load no client.
 
-import { ApiError, ConnectionError, InvalidError, UnknownKindError } from '@sandkasten/client';
+import type { ApiError } from '@sandkasten/client';
 
 /** A failure with a message for the user and an exit code; no stack trace is printed. */
 export class CliError extends Error {
@@ -16,7 +17,7 @@ export class CliError extends Error {
 
 /** The lines that describe an error (without trailing newline). */
 export function describeError(e: unknown): string {
-  if (e instanceof InvalidError) {
+  if (isApiError(e) && e.name === 'InvalidError') {
     const msg = e.message;
     // "X "n" is invalid: [a: …, b: …]" — the head, then one line per cause.
     const head = msg.includes(' is invalid:') ? msg.slice(0, msg.indexOf(' is invalid:') + ' is invalid:'.length) : `${msg}:`;
@@ -25,9 +26,7 @@ export function describeError(e: unknown): string {
     for (const c of e.causes) lines.push(`  * ${c.field ? `${c.field}: ` : ''}${c.message ?? c.reason ?? ''}`);
     return lines.join('\n');
   }
-  if (e instanceof ApiError) return `Error from server (${e.reason}): ${e.message}`;
-  if (e instanceof ConnectionError || e instanceof UnknownKindError || e instanceof CliError) return `error: ${e.message}`;
-  if (e instanceof Error && (e.name === 'JsonPathError' || e.name === 'YAMLParseError')) return `error: ${e.message}`;
+  if (isApiError(e)) return `Error from server (${e.reason}): ${e.message}`;
   if (e instanceof Error) return `error: ${e.message}`;
   return `error: ${String(e)}`;
 }
@@ -35,4 +34,10 @@ export function describeError(e: unknown): string {
 /** The exit code for an error. */
 export function exitCodeOf(e: unknown): number {
   return e instanceof CliError ? e.exitCode : 1;
+}
+
+/** An ApiError of @sandkasten/client (it carries the server's Status). */
+export function isApiError(e: unknown): e is ApiError {
+  const s = (e as { status?: { kind?: unknown } } | null)?.status;
+  return e instanceof Error && typeof s === 'object' && s !== null && s.kind === 'Status' && typeof (e as ApiError).reason === 'string';
 }

@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions } from './connection.js';
 import { CliError, describeError, exitCodeOf } from './errors.js';
-import { collect } from './util.js';
+import { collect, parseBool } from './util.js';
 
 const examples = (lines: string) => `\nExamples:\n${lines.replace(/^\n/, '').replace(/\s+$/, '')}\n`;
 
@@ -110,7 +110,7 @@ export function buildProgram(run: (code: number) => void): Command {
     .option('-l, --selector <selector>', 'delete the objects matching this label selector')
     .option('--all', 'delete every object of the kind in the namespace')
     .option('-A, --all-namespaces', 'with -l or --all: in every namespace')
-    .option('--no-wait', 'return without waiting for finalizers to let the objects go')
+    .option('--wait [bool]', 'wait until finalizers let the objects go (--wait=false: return at once)', parseBool, true)
     .option('--timeout <duration>', 'how long to wait for the deletion (default: no limit)')
     .option('--ignore-not-found', 'an object that does not exist is not an error')
     .option('--dry-run [strategy]', '"server": check, delete nothing')

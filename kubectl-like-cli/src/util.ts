@@ -45,3 +45,10 @@ export function formatLabels(labels: Record<string, string> | undefined): string
   const keys = Object.keys(labels ?? {}).sort();
   return keys.length ? keys.map((k) => `${k}=${labels![k]}`).join(',') : '<none>';
 }
+
+/** A boolean flag value as kubectl takes them: --flag, --flag=true, --flag=false. */
+export function parseBool(v: string | undefined): boolean {
+  if (v === undefined || v === 'true') return true;
+  if (v === 'false') return false;
+  throw new CliError(`invalid boolean value ${JSON.stringify(v)}: use true or false`);
+}

@@ -2,7 +2,6 @@
 // candidates (commands, flags, kinds, object names from the server, contexts, output formats).
 
 import type { Command, Option } from 'commander';
-import { resources } from '@sandkasten/api-schemas';
 import { configPath, loadConfig } from '../config-file.js';
 import { makeClient, type GlobalOptions } from '../connection.js';
 import { CliError } from '../errors.js';
@@ -94,7 +93,10 @@ export async function complete(program: Command, words: string[], cur: string, e
   if (parent === 'config' && ['use-context', 'delete-context', 'get-contexts', 'set-context'].includes(name)) return prefix(contextNames(g, env));
   if (name === 'completion') return prefix(['bash', 'zsh']);
   if (KIND_COMMANDS.has(name) && parent === program.name()) {
-    if (positional.length === 0) return prefix(resources.flatMap((r) => [r.plural, ...r.shortNames]));
+    if (positional.length === 0) {
+      const { resources } = await import('@sandkasten/api-schemas');
+      return prefix(resources.flatMap((r) => [r.plural, ...r.shortNames]));
+    }
     return prefix(await objectNames(positional[0]!, g));
   }
   return [];

@@ -93,8 +93,10 @@ export async function runEdit(args: string[], o: EditOptions, g: GlobalOptions):
   }
 }
 
+/** The error as comment lines (messages may span lines, e.g. YAML's with a pointer). */
 function errorComment(lines: string[]): string[] {
-  return [...lines.map((l) => `# ${l}`), '#'];
+  const all = lines.flatMap((l) => l.split('\n')).filter((l, i, a) => l.trim() !== '' || (i > 0 && i < a.length - 1));
+  return [...all.map((l) => `# ${l}`.trimEnd()), '#'];
 }
 
 async function parse(text: string, format: 'yaml' | 'json'): Promise<unknown> {
