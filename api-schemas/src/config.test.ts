@@ -20,7 +20,6 @@ test('defaults: what an empty sandkasten.yaml means', () => {
     security: { seccomp: 'mvp' },
     pool: { enabled: false, images: {} },
     dashboard: { enabled: true },
-    gitops: { path: '', prune: false, interval_seconds: 60 },
     insecure_registries: [],
     log_level: 'info',
     max_body_bytes: 3145728,
@@ -102,7 +101,16 @@ test('every key has a SANDKASTEN_* variable', () => {
     Object.entries(o).flatMap(([k, v]) =>
       v !== null && typeof v === 'object' && !Array.isArray(v) && k !== 'images' ? leaves(v as Record<string, unknown>, `${p}${k}_`) : [`SANDKASTEN_${p}${k}`.toUpperCase()],
     );
-  assert.deepEqual(names.sort(), leaves(loadConfigDefaults()).sort());
+  assert.deepEqual(names.sort(), leaves(applyConfigDefaults({ gitops: {} })).sort());
+});
+
+test('gitops: absent is off; present (even empty) is on, with its own defaults', () => {
+  assert.equal(loadConfigDefaults().gitops, undefined);
+  assert.deepEqual(applyConfigDefaults({ gitops: {} }).gitops, { path: 'manifests', prune: false, interval_seconds: 60 });
+  assert.deepEqual(applyConfigDefaults({ gitops: { path: '/srv/m', prune: true } }).gitops, { path: '/srv/m', prune: true, interval_seconds: 60 });
+  const byField = (c: unknown) => Object.fromEntries(validateConfig(c).causes.map((x) => [x.field, x.reason]));
+  assert.deepEqual(byField({ gitops: { path: '', interval_seconds: 0 } }), { 'gitops.path': 'FieldValueRequired', 'gitops.interval_seconds': 'FieldValueInvalid' });
+  assert.deepEqual(validateConfig({ gitops: { enabled: true } }).unknownFields, ['gitops.enabled']);
 });
 
 test('applyConfigEnv reads each form and overrides the file', () => {

@@ -1,14 +1,17 @@
 // The daemon's config file (sandkasten.yaml): defaults and validation from schemas/Config.json.
 import { applyDefaults } from './defaults.js';
-import type { SandkastenConfig } from './generated/Config.js';
+import type { ConfigGitops, SandkastenConfig } from './generated/Config.js';
 import { deref, getSchema, schemaId, type JsonSchema, type SchemaCursor } from './schemas.js';
 import type { FieldCause, ValidationResult } from './types.js';
 import { validateAgainst } from './validate.js';
 
 type DeepRequired<T> = T extends (infer U)[] ? DeepRequired<U>[] : T extends object ? { -readonly [K in keyof T]-?: DeepRequired<T[K]> } : T;
 
-/** A config with every key present (after applyConfigDefaults). */
-export type ResolvedConfig = DeepRequired<SandkastenConfig>;
+/**
+ * A config with every key present (after applyConfigDefaults) — except gitops, whose presence is
+ * what turns GitOps on (its own keys are then all present).
+ */
+export type ResolvedConfig = DeepRequired<Omit<SandkastenConfig, 'gitops'>> & { gitops?: DeepRequired<ConfigGitops> };
 
 /** The default configuration: what an empty sandkasten.yaml means. A fresh copy on every call. */
 export function loadConfigDefaults(): ResolvedConfig {

@@ -2,7 +2,7 @@
 // default of {} on an object schema makes its own defaults apply even when the user left it out).
 // Both return a new object and leave the argument untouched.
 import { childSchema, deref, getSchema, resolveFor, schemaId, type SchemaCursor, type SchemaName } from './schemas.js';
-import type { KindName } from './types.js';
+import type { ServedKindName } from './types.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -41,7 +41,7 @@ function fill(c: SchemaCursor, value: unknown): void {
  * reclaimPolicy "Retain", …). Defaults that depend on the daemon's config (the image, resource
  * limits, TTL) are not schema defaults and stay absent.
  */
-export function applyDefaults<T>(kind: KindName | 'Config', obj: T): T {
+export function applyDefaults<T>(kind: ServedKindName | 'Config', obj: T): T {
   const copy = structuredClone(obj);
   fill(rootCursor(kind), copy);
   return copy;
@@ -63,7 +63,7 @@ function prune(c: SchemaCursor | undefined, value: unknown): void {
 }
 
 /** A copy of obj without the fields its schema does not know, as Kubernetes drops them. */
-export function pruneUnknownFields<T>(kind: KindName | 'Config', obj: T): T {
+export function pruneUnknownFields<T>(kind: ServedKindName | 'Config', obj: T): T {
   const copy = structuredClone(obj);
   prune(rootCursor(kind), copy);
   return copy;

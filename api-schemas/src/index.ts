@@ -2,7 +2,7 @@
 // types generated from them, validators, defaulting and the resource table.
 
 export { API_GROUP, API_VERSION, GROUP_VERSION, KINDS } from './types.js';
-export type { FieldCause, FieldCauseReason, KindName, ResourceList, ValidationResult } from './types.js';
+export type { FieldCause, FieldCauseReason, KindName, ServedKindName, ResourceList, ValidationResult } from './types.js';
 
 export { resources, findResourceByKind, findResourceByPlural, resolveResourceName } from './resources.js';
 export type { PrinterColumn, ResourceInfo } from './resources.js';
@@ -58,6 +58,7 @@ export type {
 export type { Workspace, WorkspaceSpec, WorkspaceStatus } from './generated/Workspace.js';
 export type { Image, ImageSpec, ImageStatus, ImageProgress, ImageConfig } from './generated/Image.js';
 export type { Event, ObjectReference, EventSource } from './generated/Event.js';
+export type { GitOpsSync, GitOpsSyncSpec, GitOpsSyncStatus, GitOpsSyncError, GitOpsObjectRef } from './generated/GitOpsSync.js';
 export type {
   SandkastenConfig,
   ConfigDefaults,

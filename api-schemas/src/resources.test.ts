@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceByKind, findResourceByPlural, resolveResourceName, resources } from './resources.js';
-import { KINDS, type KindName } from './types.js';
+import { KINDS, type ServedKindName } from './types.js';
 import { childSchema, deref, getSchema, schemaId, type SchemaCursor } from './schemas.js';
 
 test('one resource per kind, with Kubernetes naming', () => {
@@ -57,8 +57,9 @@ test('short names and names resolve as kubectl resolves them', () => {
 
 test('every printer column points at a field the schema has', () => {
   for (const r of resources) {
-    // Events show when they last occurred instead of their age, as kubectl does.
-    const when = r.kind === 'Event' ? 'Last Seen' : 'Age';
+    // Events show when they last occurred instead of their age, as kubectl does; a GitOpsSync
+    // when it last synced (it lives as long as the daemon's config names the directory).
+    const when = r.kind === 'Event' ? 'Last Seen' : r.kind === 'GitOpsSync' ? 'Last Sync' : 'Age';
     assert.ok(r.printerColumns.some((c) => c.name === when && c.type === 'date'), `${r.kind}: a ${when} column`);
     for (const col of r.printerColumns) {
       const t = schemaTypeAt(r.kind, col.jsonPath);
@@ -87,12 +88,14 @@ test('selectable fields are scalar fields of the schema', () => {
   }
 });
 
-/** The JSON Schema type at a printer column's or selectable field's path (".a.b"). */
-function schemaTypeAt(kind: KindName, path: string): unknown {
+/** The JSON Schema type at a printer column's or selectable field's path (".a.b", ".a[?(@.k==\"v\")].b"). */
+function schemaTypeAt(kind: ServedKindName, path: string): unknown {
   let c: SchemaCursor | undefined = { schema: getSchema(kind), base: schemaId(kind) };
-  for (const seg of path.split('.').slice(1)) {
-    const child: ReturnType<typeof childSchema> = c && childSchema(deref(c), {}, seg);
-    c = child?.kind === 'property' ? child.cursor : undefined;
+  // A filter selects items of an array: the item schema.
+  for (const seg of path.replace(/\[\?\(@\.[A-Za-z]+=="[^"]*"\)\]/g, '.[]').split('.').slice(1)) {
+    const item = seg === '[]';
+    const child: ReturnType<typeof childSchema> = c && childSchema(deref(c), item ? [] : {}, seg);
+    c = child?.kind === (item ? 'item' : 'property') ? child.cursor : undefined;
   }
   return c && deref(c).schema.type;
 }

@@ -1,6 +1,6 @@
 // The resource table: everything the API server, discovery and the CLI need to know about each
 // kind, in one place (names, scope, verbs, subresources, table columns).
-import type { KindName } from './types.js';
+import type { ServedKindName } from './types.js';
 
 export interface PrinterColumn {
   name: string;
@@ -16,7 +16,7 @@ export interface PrinterColumn {
 export interface ResourceInfo {
   group: 'sandkasten.dev';
   version: 'v1';
-  kind: KindName;
+  kind: ServedKindName;
   listKind: string;
   plural: string;
   singular: string;
@@ -136,6 +136,32 @@ const table: ResourceInfo[] = [
       '.type',
       '.source.component',
       '.reportingComponent',
+    ],
+  },
+  {
+    // Written by the daemon's GitOps syncer about the directory it keeps applied. Not in the
+    // "sandkasten" category: it reports on the things users declare rather than being one of them.
+    group: 'sandkasten.dev',
+    version: 'v1',
+    kind: 'GitOpsSync',
+    listKind: 'GitOpsSyncList',
+    plural: 'gitopssyncs',
+    singular: 'gitopssync',
+    namespaced: false,
+    shortNames: ['gitops'],
+    verbs: [...VERBS],
+    subresources: ['status'],
+    printerColumns: [
+      { name: 'Synced', type: 'string', jsonPath: '.status.conditions[?(@.type=="Synced")].status', description: 'Every manifest applied' },
+      { name: 'Applied', type: 'integer', jsonPath: '.status.applied', description: 'Objects the last sync created or changed' },
+      { name: 'Pruned', type: 'integer', jsonPath: '.status.pruned', description: 'Objects the last sync deleted' },
+      { name: 'Failed', type: 'integer', jsonPath: '.status.failed', description: 'Manifests the last sync could not apply' },
+      { name: 'Commit', type: 'string', jsonPath: '.status.shortCommit', description: 'Git commit of the directory' },
+      { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
+      { name: 'Objects', type: 'integer', jsonPath: '.status.objects', priority: 1 },
+      { name: 'Orphaned', type: 'integer', jsonPath: '.status.orphaned', priority: 1 },
+      { name: 'Branch', type: 'string', jsonPath: '.status.branch', priority: 1 },
+      { name: 'Path', type: 'string', jsonPath: '.spec.path', priority: 1 },
     ],
   },
 ];

@@ -7,12 +7,13 @@ export type JsonSchema = { [key: string]: unknown };
 /** $id prefix of every schema file; a $ref such as "Quantity.json" resolves against it. */
 export const SCHEMA_BASE_URI = 'https://sandkasten.dev/schemas/v1/';
 
-/** The schema files by title-less name: "Session", "Workspace", "Image", "Event", "Config", "ObjectMeta", … */
+/** The schema files by title-less name: "Session", "Workspace", "Image", "Event", "GitOpsSync", "Config", "ObjectMeta", … */
 export type SchemaName =
   | 'Session'
   | 'Workspace'
   | 'Image'
   | 'Event'
+  | 'GitOpsSync'
   | 'Config'
   | 'ObjectMeta'
   | 'ListMeta'

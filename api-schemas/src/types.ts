@@ -6,9 +6,11 @@ export const API_GROUP = 'sandkasten.dev';
 export const API_VERSION = 'v1';
 export const GROUP_VERSION = 'sandkasten.dev/v1';
 
-/** The kinds served under sandkasten.dev/v1: the three users declare, and the Events controllers write. */
+/** The three kinds users declare, and the Events controllers write. */
 export type KindName = 'Session' | 'Workspace' | 'Image' | 'Event';
-export const KINDS: readonly KindName[] = ['Session', 'Workspace', 'Image', 'Event'];
+/** Every kind served under sandkasten.dev/v1: KindName and the status the daemon reports about itself (GitOpsSync). */
+export type ServedKindName = KindName | 'GitOpsSync';
+export const KINDS: readonly ServedKindName[] = ['Session', 'Workspace', 'Image', 'Event', 'GitOpsSync'];
 
 /** The Kubernetes StatusCause reasons a validator reports. */
 export type FieldCauseReason =

@@ -288,7 +288,7 @@ test('metadata rules: names, namespaces, labels, annotations', () => {
 
 test('an unknown kind is a cause, not an exception', () => {
   assert.deepEqual(validateObject('Pod', {}).causes, [
-    { reason: 'FieldValueNotSupported', field: 'kind', message: 'Unsupported value: "Pod": supported values: "Session", "Workspace", "Image", "Event"' },
+    { reason: 'FieldValueNotSupported', field: 'kind', message: 'Unsupported value: "Pod": supported values: "Session", "Workspace", "Image", "Event", "GitOpsSync"' },
   ]);
 });
 

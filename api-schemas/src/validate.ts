@@ -6,7 +6,7 @@ import addFormatsModule from 'ajv-formats';
 import { childSchema, resolveFor, schemaId, schemasById, type SchemaCursor, type SchemaName } from './schemas.js';
 import { validateAnnotations, validateFinalizers, validateGenerateName, validateLabels, validateName, validateNamespace } from './names.js';
 import { parseCpu, parseQuantity } from './quantity.js';
-import { KINDS, type FieldCause, type FieldCauseReason, type KindName, type ValidationResult } from './types.js';
+import { KINDS, type FieldCause, type FieldCauseReason, type ServedKindName, type ValidationResult } from './types.js';
 
 /** Smallest memory limit a session may ask for: below it not even the shell starts. */
 export const MIN_SESSION_MEMORY_BYTES = 4 * 1024 * 1024;
@@ -294,7 +294,7 @@ function quantityCause(field: string, value: unknown, parse: (q: string | number
   return problem ? [{ reason: 'FieldValueInvalid', field, message: `Invalid value: ${renderValue(value)}: ${problem}` }] : [];
 }
 
-const kindRules: Record<KindName, (obj: unknown) => FieldCause[]> = {
+const kindRules: Record<ServedKindName, (obj: unknown) => FieldCause[]> = {
   Session: (obj) => [
     ...quantityCause('spec.resources.cpu', get(obj, 'spec', 'resources', 'cpu'), parseCpu, (n) =>
       n <= 0 ? 'must be greater than 0' : n > MAX_SESSION_CPUS ? `must be less than or equal to ${MAX_SESSION_CPUS}` : undefined,
@@ -308,6 +308,7 @@ const kindRules: Record<KindName, (obj: unknown) => FieldCause[]> = {
   ],
   Image: () => [],
   Event: (obj) => eventRules(obj),
+  GitOpsSync: () => [],
 };
 
 /**
@@ -353,7 +354,7 @@ export function validateObject(kind: string, obj: unknown): ValidationResult {
   }
   const result = validateAgainst(kind as SchemaName, obj);
   const taken = new Set(result.causes.map((c) => c.field));
-  for (const c of [...metadataCauses(obj), ...kindRules[kind as KindName](obj)]) {
+  for (const c of [...metadataCauses(obj), ...kindRules[kind as ServedKindName](obj)]) {
     if (!taken.has(c.field)) result.causes.push(c);
   }
   return result;

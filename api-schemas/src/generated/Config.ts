@@ -117,15 +117,15 @@ export interface ConfigDashboard {
   enabled?: boolean;
 }
 /**
- * Applies the manifests in a directory and keeps them applied.
+ * GitOps: the daemon applies the manifests in a directory (server-side apply, field manager "gitops") and keeps them applied, on every change and every interval_seconds. Present (even empty, or set by a SANDKASTEN_GITOPS_* variable): on. Absent: off.
  */
 export interface ConfigGitops {
   /**
-   * Directory of manifests. Empty: GitOps off.
+   * Directory of manifests (*.yaml, *.yml, *.json, searched recursively; dot files and directories are skipped). A relative path is relative to the directory of the config file (without a config file: the working directory).
    */
   path?: string;
   /**
-   * Delete objects that were applied from the directory and are no longer in it.
+   * Delete objects this directory applied whose manifests are gone. false: keep them and report them as orphaned in the GitOpsSync status.
    */
   prune?: boolean;
   /**
