@@ -42,7 +42,8 @@ export function sessionInfo(ctx: FacadeContext, s: Session): SessionInfo {
     status: seedStatus(s),
     cwd: ctx.cwds.get(uid) ?? (s.spec?.workingDir || ws?.mountPath || DEFAULT_CWD),
     created_at: s.metadata.creationTimestamp ?? '',
-    expires_at: new Date(sessionDeadline(s, ctx.config.session_ttl_seconds).at).toISOString(),
+    // Whole seconds, as created_at (the times it derives from have no more precision).
+    expires_at: new Date(sessionDeadline(s, ctx.config.session_ttl_seconds).at).toISOString().replace(/\.\d+Z$/, 'Z'),
   };
   if (ws) info.workspace_id = ws.name;
   return info;
