@@ -403,3 +403,49 @@ describe('/v1 API end to end (daemon, real sessions)', { skip: sandboxSkip, time
     await ok('DELETE', `/workspaces/${ws}`);
   });
 });
+
+describe('/v1 API with workspace.persist_by_default (daemon, real sessions)', { skip: sandboxSkip, timeout: 120_000 }, () => {
+  let d: Daemon;
+  let dir: string;
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${d.url}/v1${path}`, { method, headers: auth, body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as Record<string, unknown>,
+    }));
+
+  before(async () => {
+    dir = tempDir('sk-v1-persist-');
+    d = await startDaemon({ dir, config: `listen: "127.0.0.1:0"\napi_key: "${KEY}"\ndata_dir: "${join(dir, 'data')}"\nworkspace:\n  persist_by_default: true\n` });
+  });
+  after(async () => {
+    if (d) {
+      await d.stop();
+      await cleanupAgentRoot(new NodeAgent({ binary: BUNDLED_NODE_AGENT, root: agentRoot(join(dir, 'data')) }));
+    }
+    if (dir) removeDir(dir);
+  });
+
+  test('a session without workspace_id gets a persistent ws-<id> that outlives it', async () => {
+    const c = await call('POST', '/sessions', {});
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    const id = c.body.id as string;
+    assert.equal(c.body.workspace_id, `ws-${id}`);
+    let r = await call('POST', `/sessions/${id}/fs/write`, { path: 'keep.txt', text: 'persisted' });
+    assert.equal(r.status, 200);
+    r = await call('DELETE', `/sessions/${id}`);
+    assert.deepEqual(r.body, { ok: true });
+    const host = workspacePath(join(dir, 'data'), 'default', `ws-${id}`);
+    assert.ok(existsSync(join(host, 'keep.txt')));
+    r = await call('GET', '/workspaces');
+    assert.ok((r.body.workspaces as { id: string }[]).some((w) => w.id === `ws-${id}`));
+    // It can be mounted again by name.
+    const again = await call('POST', '/sessions', { workspace_id: `ws-${id}` });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    r = await call('POST', `/sessions/${again.body.id as string}/exec`, { cmd: 'cat /workspace/keep.txt' });
+    assert.equal(r.body.output, 'persisted');
+    await call('DELETE', `/sessions/${again.body.id as string}`);
+    r = await call('DELETE', `/workspaces/ws-${id}`);
+    assert.deepEqual(r.body, { ok: true });
+    assert.equal(existsSync(host), false);
+  });
+});
