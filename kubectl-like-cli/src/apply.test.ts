@@ -136,6 +136,14 @@ test('errors: each invalid field on its own line, exit 1; other manifests still 
   assert.equal((await e.client.get('ws', 'nsw', { namespace: 'team-a' })).metadata.namespace, 'team-a');
 });
 
+test('a namespace on a cluster-scoped kind is dropped, as kubectl does', async () => {
+  const f = e.write('img.yaml', 'apiVersion: sandkasten.dev/v1\nkind: Image\nmetadata:\n  name: nsimg\n  namespace: foo\nspec:\n  source: builtin://base\n');
+  const r = await e.skctl(['apply', '-f', f]);
+  assert.equal(r.stdout, 'image.sandkasten.dev/nsimg created\n', r.stderr);
+  assert.equal((await e.client.get('img', 'nsimg')).metadata.namespace, undefined);
+  assert.equal((await e.skctl(['diff', '-f', f])).code, 0);
+});
+
 test('unknown fields: a warning on stderr, the object applied', async () => {
   const f = e.write('warn.yaml', workspaceYaml('warn1', 'spec:\n  bogus: 1\n'));
   const r = await e.skctl(['apply', '-f', f]);

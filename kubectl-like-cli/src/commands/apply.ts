@@ -5,7 +5,7 @@
 // in the applied set.
 
 import type { ResourceInfo } from '@sandkasten/api-schemas';
-import { ApiError, NotFoundError, qualifiedName, resolveManifestKind, type SandboxClient, type SandkastenObject } from '@sandkasten/client';
+import { ApiError, NotFoundError, qualifiedName, resolveManifestKind, type ObjectLike, type SandboxClient, type SandkastenObject } from '@sandkasten/client';
 import { isDeepStrictEqual } from 'node:util';
 import { makeClient, type Connection, type GlobalOptions } from '../connection.js';
 import { CliError, describeError } from '../errors.js';
@@ -54,7 +54,7 @@ export async function runApply(o: ApplyOptions, g: GlobalOptions): Promise<numbe
           if (e instanceof NotFoundError) return undefined;
           throw e;
         });
-        const result = (await client.apply(m.object, { namespace, fieldManager: manager, dryRun, force: true })) as SandkastenObject;
+        const result = (await client.apply(forScope(info, m.object), { namespace, fieldManager: manager, dryRun, force: true })) as SandkastenObject;
         let outcome: string;
         if (!live) outcome = 'created';
         else if (dryRun) outcome = isDeepStrictEqual(live, result) ? 'unchanged' : 'configured';
@@ -94,6 +94,13 @@ export function targetNamespace(info: ResourceInfo, m: Manifest, conn: Connectio
     );
   }
   return own || conn.namespace;
+}
+
+/** The manifest as sent: a namespace on a cluster-scoped kind is dropped, as kubectl does. */
+export function forScope<T extends ObjectLike>(info: ResourceInfo, obj: T): T {
+  if (info.namespaced || obj.metadata.namespace === undefined) return obj;
+  const { namespace: _, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 /** Only the manifests whose labels match the selector (kubectl apply -l). */

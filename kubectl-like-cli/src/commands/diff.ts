@@ -11,7 +11,7 @@ import { readManifests } from '../manifests.js';
 import { toYaml } from '../output/format.js';
 import { out } from '../util.js';
 import { kindName } from '../resources.js';
-import { DEFAULT_FIELD_MANAGER, LAST_APPLIED, targetNamespace } from './apply.js';
+import { DEFAULT_FIELD_MANAGER, LAST_APPLIED, forScope, targetNamespace } from './apply.js';
 
 export interface DiffOptions {
   filename: string[];
@@ -44,7 +44,7 @@ export async function runDiff(o: DiffOptions, g: GlobalOptions): Promise<number>
           if (e instanceof NotFoundError) return undefined;
           throw e;
         })) as SandkastenObject | undefined;
-        const merged = (await client.apply(m.object, { namespace, dryRun: true, force: true, fieldManager: o.fieldManager || DEFAULT_FIELD_MANAGER })) as SandkastenObject;
+        const merged = (await client.apply(forScope(info, m.object), { namespace, dryRun: true, force: true, fieldManager: o.fieldManager || DEFAULT_FIELD_MANAGER })) as SandkastenObject;
         const file = [info.group, info.version, info.kind, namespace, name].filter(Boolean).join('.');
         const before = live ? toYaml(clean(live)) : '';
         const after = toYaml(clean(merged));

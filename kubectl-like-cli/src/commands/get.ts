@@ -71,7 +71,7 @@ export async function runGet(args: string[], o: GetOptions, g: GlobalOptions): P
         printer.objects(all, single && all.length === 1, (obj) => results.find((r) => r.items.includes(obj))!.target.info);
       }
     }
-    if (!watching) return failed ? 1 : 0;
+    if (!watching || failed) return failed ? 1 : 0;
 
     const r = results[0]!;
     const name = r.target.names[0];

@@ -92,7 +92,7 @@ export async function runWait(args: string[], o: WaitOptions, g: GlobalOptions):
           }
           const condition = goal.kind === 'condition' ? goal.condition : (obj: unknown) => jsonpathHolds(goal.path, goal.value, obj);
           await client.waitFor(x.kind, x.name, { namespace: x.namespace, condition, timeoutMs: left });
-          out(`${id} ${goal.kind === 'condition' ? 'condition met' : 'condition met'}\n`);
+          out(`${id} condition met\n`);
         } catch (e) {
           failed = true;
           if (e instanceof TimeoutError) process.stderr.write(`error: timed out waiting for the ${goal.kind === 'delete' ? 'deletion' : goal.text} on ${id}\n`);

@@ -406,7 +406,7 @@ export class SandboxClient {
   /** Resolves once the object is gone (at once when it does not exist). */
   async waitForDeletion<K extends KindRef>(kind: K, name: string, opts: WaitForDeletionOptions = {}): Promise<void> {
     const info = resolveKind(kind);
-    const r = await this.waiting(info, name, opts, 'deletion', async (signal) => {
+    await this.waiting(info, name, opts, 'deletion', async (signal) => {
       const namespace = this.ns(info, opts.namespace);
       let obj: ObjectOf<K>;
       try {
@@ -429,7 +429,6 @@ export class SandboxClient {
       }
       return undefined;
     });
-    void r;
   }
 
   /** Runs a wait under its deadline and the caller's signal. `fn` resolves undefined when aborted. */

@@ -1,0 +1,200 @@
+// What each view shows, as styled lines: the sessions table, a session's details, the exec
+// transcript and the help. Pure functions of their inputs, so they are tested without a terminal.
+
+import type { Condition, Event, Session } from '@sandkasten/client';
+import { age } from '../output/age.js';
+import type { ExecResult } from './exec.js';
+import {
+  CELL_GAP,
+  SESSION_COLUMNS,
+  displayPhase,
+  fitColumns,
+  formatBytes,
+  formatCpu,
+  layoutRow,
+  outputLines,
+  phaseColor,
+  sessionCells,
+  type Line,
+  type Seg,
+} from './format.js';
+import type { Usage } from './stats.js';
+
+/** The table's header and rows, fitted to `width`; the selected row is drawn inverse. */
+export function tableLines(sessions: Session[], usage: (s: Session) => Usage | undefined, width: number, selected: number, now = Date.now()): { header: Line; rows: Line[] } {
+  const cells = sessions.map((s) => {
+    const u = usage(s);
+    return sessionCells(s, u && { cpu: formatCpu(u.cpuMillicores), memory: formatBytes(u.memoryBytes) }, now);
+  });
+  const widths = fitColumns(SESSION_COLUMNS, cells, width);
+  const header: Line = [{ text: layoutRow(SESSION_COLUMNS, SESSION_COLUMNS.map((c) => c.header), widths).join(CELL_GAP), bold: true }];
+  const rows = cells.map((c, i) => {
+    const laid = layoutRow(SESSION_COLUMNS, c, widths);
+    const segs: Seg[] = [];
+    laid.forEach((text, col) => {
+      if (col > 0) segs.push({ text: CELL_GAP });
+      segs.push(col === 2 ? { text, color: phaseColor(displayPhase(sessions[i]!)) } : { text });
+    });
+    if (i === selected) return segs.map((s) => ({ ...s, inverse: true }));
+    return segs;
+  });
+  return { header, rows };
+}
+
+const label = (text: string): Seg => ({ text, bold: true });
+
+/** A session's details: summary, spec, resource use, conditions, and its recent events. */
+export function detailsLines(s: Session, events: Event[] | undefined, usage: Usage | undefined, now = Date.now(), eventsError?: string): Line[] {
+  const lines: Line[] = [];
+  const m = s.metadata;
+  const phase = displayPhase(s);
+  lines.push([label('Session:   '), { text: `${m.namespace ?? ''}/${m.name ?? ''}` }, { text: '   ' }, { text: phase, color: phaseColor(phase), bold: true }]);
+  if (s.status?.reason || s.status?.message) {
+    lines.push([label('Message:   '), { text: [s.status.reason, s.status.message].filter(Boolean).join(': '), color: phase === 'Failed' ? 'red' : undefined }]);
+  }
+  lines.push([label('Created:   '), { text: m.creationTimestamp ? `${age(m.creationTimestamp, now)} ago (${m.creationTimestamp})` : '' }]);
+  if (m.deletionTimestamp) lines.push([label('Deleting:  '), { text: `since ${age(m.deletionTimestamp, now)}`, color: 'magenta' }]);
+  if (s.status?.expireTime) lines.push([label('Expires:   '), { text: age(s.status.expireTime, now) }]);
+  if (s.status?.lastActivityTime) lines.push([label('Activity:  '), { text: `${age(s.status.lastActivityTime, now)} ago` }]);
+  const labels = Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`).sort();
+  lines.push([label('Labels:    '), { text: labels.length ? labels.join(',') : '<none>' }]);
+  lines.push([label('UID:       '), { text: m.uid ?? '', dim: true }]);
+
+  lines.push([]);
+  lines.push([label('Spec')]);
+  const spec = s.spec ?? {};
+  const ws = typeof spec.workspace === 'string' ? spec.workspace : spec.workspace ? `${spec.workspace.name}${spec.workspace.mountPath ? ` at ${spec.workspace.mountPath}` : ''}` : '<none>';
+  const res = spec.resources ?? {};
+  const kv: [string, string][] = [
+    ['Image', spec.image ?? '<default>'],
+    ['Workspace', ws],
+    ['Resources', [`cpu ${res.cpu ?? 'default'}`, `memory ${res.memory ?? 'default'}`, `pids ${res.pids ?? 'default'}`].join(', ')],
+    ['Network', spec.network?.mode ?? 'default'],
+    ['TTL', spec.ttlSeconds !== undefined ? `${spec.ttlSeconds}s idle` : 'default'],
+  ];
+  if (spec.maxLifetimeSeconds !== undefined) kv.push(['Max lifetime', `${spec.maxLifetimeSeconds}s`]);
+  if (spec.env?.length) kv.push(['Env', spec.env.map((e) => e.name).join(', ')]);
+  if (spec.workingDir) kv.push(['Working dir', spec.workingDir]);
+  if (spec.securityProfile?.seccomp) kv.push(['Seccomp', spec.securityProfile.seccomp]);
+  for (const [k, v] of kv) lines.push([{ text: `  ${`${k}:`.padEnd(14)}` }, { text: v }]);
+
+  if (usage) {
+    const parts: string[] = [];
+    parts.push(`CPU ${formatCpu(usage.cpuMillicores) || '…'}${usage.cpuLimitCores ? ` of ${usage.cpuLimitCores} core${usage.cpuLimitCores === 1 ? '' : 's'}` : ''}`);
+    parts.push(`memory ${formatBytes(usage.memoryBytes) || '?'}${usage.memoryLimitBytes ? ` of ${formatBytes(usage.memoryLimitBytes)}` : ''}`);
+    parts.push(`pids ${usage.pids ?? '?'}${usage.pidsLimit ? ` of ${usage.pidsLimit}` : ''}`);
+    if (usage.oomKills) parts.push(`${usage.oomKills} OOM kill${usage.oomKills === 1 ? '' : 's'}`);
+    lines.push([{ text: `  ${'Usage:'.padEnd(14)}` }, { text: parts.join(', ') }]);
+  }
+
+  lines.push([]);
+  const conditions: Condition[] = s.status?.conditions ?? [];
+  if (conditions.length === 0) lines.push([label('Conditions:'), { text: '  <none>' }]);
+  else {
+    lines.push([label('Conditions')]);
+    const rows = conditions.map((c) => [c.type ?? '', String(c.status ?? ''), c.reason ?? '', c.lastTransitionTime ? age(c.lastTransitionTime, now) : '', c.message ?? '']);
+    lines.push(...smallTable(['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'], rows, (r) => (r[1] === 'True' ? 'green' : r[1] === 'False' ? 'yellow' : undefined), 1));
+  }
+
+  lines.push([]);
+  if (eventsError) lines.push([label('Events:'), { text: `  cannot list: ${eventsError}`, color: 'red' }]);
+  else if (events === undefined) lines.push([label('Events:'), { text: '  loading…', dim: true }]);
+  else if (events.length === 0) lines.push([label('Events:'), { text: '  <none>' }]);
+  else {
+    lines.push([label('Events')]);
+    const rows = sortEvents(events)
+      .slice(-20)
+      .map((e) => {
+        const last = e.lastTimestamp || e.firstTimestamp || e.metadata.creationTimestamp || '';
+        const seen = e.count > 1 && e.firstTimestamp ? `${age(last, now)} (x${e.count})` : age(last, now);
+        return [e.type, e.reason, seen, e.source?.component ?? e.reportingComponent ?? '', e.message.replace(/\s*\n\s*/g, ' ')];
+      });
+    lines.push(...smallTable(['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'], rows, (r) => (r[0] === 'Warning' ? 'yellow' : undefined), 0));
+  }
+  return lines;
+}
+
+export function sortEvents(events: Event[]): Event[] {
+  const when = (e: Event) => Date.parse(e.lastTimestamp || e.firstTimestamp || e.metadata.creationTimestamp || '') || 0;
+  return [...events].sort((a, b) => when(a) - when(b));
+}
+
+/** A small table indented by two spaces; `colorOf` colours the cell at `colorCol`. */
+function smallTable(headers: string[], rows: string[][], colorOf: (r: string[]) => Seg['color'], colorCol: number): Line[] {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[], header: boolean): Line => {
+    const segs: Seg[] = [{ text: '  ' }];
+    r.forEach((c, i) => {
+      const text = i === r.length - 1 ? c : c.padEnd(widths[i]! + 2);
+      segs.push({ text, bold: header || undefined, color: !header && i === colorCol ? colorOf(r) : undefined });
+    });
+    return segs;
+  };
+  return [line(headers, true), ...rows.map((r) => line(r, false))];
+}
+
+/** One command of the exec transcript. */
+export interface ExecBlock {
+  command: string;
+  output: string;
+  result?: ExecResult;
+  error?: string;
+  interrupted?: boolean;
+}
+
+export function execLines(blocks: ExecBlock[]): Line[] {
+  const lines: Line[] = [];
+  for (const b of blocks) {
+    lines.push([{ text: '$ ', color: 'cyan', bold: true }, { text: b.command, bold: true }]);
+    const out = outputLines(b.output);
+    if (out.length > 0 && out[out.length - 1] === '') out.pop();
+    for (const l of out) lines.push([{ text: l }]);
+    if (b.result) lines.push([resultSeg(b.result)]);
+    else if (b.error) lines.push([{ text: b.error, color: 'red' }]);
+  }
+  return lines;
+}
+
+export function resultSeg(r: ExecResult): Seg {
+  const notes: string[] = [];
+  if (r.durationMs !== undefined) notes.push(formatDuration(r.durationMs));
+  if (r.timedOut) notes.push('timed out');
+  if (r.truncated) notes.push('output truncated');
+  if (r.shellRestarted) notes.push('shell restarted');
+  if (r.shellExited) notes.push('shell exited');
+  return { text: `exit code ${r.exitCode}${notes.length ? ` · ${notes.join(' · ')}` : ''}`, color: r.exitCode === 0 ? 'green' : 'red', dim: false };
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+export const HELP: [string, string][] = [
+  ['↑ ↓  k j', 'select a session (PgUp PgDn Home End)'],
+  ['Enter  d', 'details: spec, usage, conditions, events'],
+  ['x', 'run a command in the session (streams its output)'],
+  ['s', 'open an interactive shell (Ctrl-] detaches)'],
+  ['D  Del', 'delete the session (asks y/N)'],
+  ['n', 'namespace filter (empty: all namespaces)'],
+  ['A', 'all namespaces'],
+  ['l', 'label selector, e.g. team=a,tier!=db'],
+  ['/', 'filter by name (Esc clears)'],
+  ['g', 'other kinds (workspaces, images, GitOps): not yet'],
+  ['Esc', 'back (from details, exec and help)'],
+  ['?', 'this help'],
+  ['q  Ctrl-C', 'quit (Ctrl-C interrupts a running command)'],
+];
+
+export function helpLines(): Line[] {
+  return [
+    [{ text: 'Keys', bold: true }],
+    [],
+    ...HELP.map(([k, v]): Line => [{ text: `  ${k.padEnd(12)}`, color: 'cyan', bold: true }, { text: v }]),
+    [],
+    [{ text: 'The table follows the daemon through a watch: changes appear as they happen, and after', dim: true }],
+    [{ text: 'a lost connection it resumes where it left off. CPU and MEMORY are sampled every few', dim: true }],
+    [{ text: 'seconds for Ready sessions on screen.', dim: true }],
+  ];
+}
