@@ -16,7 +16,7 @@ export interface Manifest {
 const EXTENSIONS = /\.(ya?ml|json)$/i;
 
 export async function readManifests(paths: string[], recursive: boolean): Promise<Manifest[]> {
-  if (paths.length === 0) throw new CliError('must specify one of -f or -k (a file, a directory, or - for standard input)');
+  if (paths.length === 0) throw new CliError('must specify -f FILE (a file, a directory, or - for standard input)');
   const { parseAllDocuments } = await import('yaml');
   const out: Manifest[] = [];
   const parse = (text: string, source: string) => {
