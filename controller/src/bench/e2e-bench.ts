@@ -428,7 +428,7 @@ async function main(): Promise<void> {
     console.log(row('  → Starting on the watch (queue, finalizer, image, workspace)', med(starting), pct(starting, 99), ''));
     console.log(row('  → Ready on the watch (bundle, node-agent run, runner, status)', med(ready), pct(ready, 99), ''));
     console.log(row('      of which: the runner answering after node-agent run', med(runnerStarts), pct(runnerStarts, 99), ''));
-    console.log(row('  → first exec `true` answered (starts the shell)', med(first.map((x) => x.exec)), pct(first.map((x) => x.exec), 99), ''));
+    console.log(row('  → first exec `true` answered (waits for the login shell)', med(first.map((x) => x.exec)), pct(first.map((x) => x.exec), 99), ''));
     console.log(row('exec round trip `true`, HTTP (…/sessions/{name}/exec)', med(viaHttp), pct(viaHttp, 99), `< 2 ms ${okExec ? 'met' : 'MISSED'}`));
     console.log(row('exec round trip `true`, HTTP /v1 (…/v1/sessions/{id}/exec)', med(viaV1), pct(viaV1, 99), ''));
     console.log(row('exec round trip `true`, runner socket (host)', med(viaRunner), pct(viaRunner, 99), ''));
