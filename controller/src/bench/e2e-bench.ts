@@ -12,7 +12,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
@@ -360,6 +360,7 @@ function row(what: string, median: number, p99: number | undefined, target: stri
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root: sandboxes need it');
   const dir = mkdtempSync(join(tmpdir(), 'sk-bench-e2e-'));
+  const load0 = loadavg()[0]!;
   const daemon = await startDaemon(dir);
   const names: string[] = [];
   try {
@@ -441,6 +442,7 @@ async function main(): Promise<void> {
     console.log(row('node-agent exec /bin/true into it', med(spawnFig.agentExec), pct(spawnFig.agentExec, 99), ''));
     console.log(row('node-agent run --detach of the session bundle → runner answers', med(spawnFig.agentRunner), pct(spawnFig.agentRunner, 99), ''));
     console.log('');
+    console.log(`Host load average (1 min) ${load0.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end: on a busy host every figure grows.`);
     console.log(`crun runs inside \`unshare -m\` with /sys/fs/cgroup/unified unmounted (this host's hybrid cgroups); net = minus that wrapper's own median, ${f(w)} ms.`);
     console.log(`crun and node-agent spawn figures: median / p99 of ${SPAWNS}; the session's config.json (namespaces, seccomp, limits, mounts), the image's layers as its overlay.`);
   } finally {
