@@ -37,6 +37,15 @@ export interface ImageMeta {
   config: ImageConfig;
   /** RFC 3339 time the content was last (re)written. */
   updatedAt?: string;
+  /** Unpacked size of the layers in bytes (registry and tarball images). */
+  sizeBytes?: number;
+  /**
+   * Every blob under data_dir/blobs the image holds (manifests, config, compressed layers), so the
+   * garbage collector keeps them.
+   */
+  blobs?: string[];
+  /** The pull request (Image annotation sandkasten.dev/pull-requested) this content answers. */
+  pullRequest?: string;
 }
 
 export class ImageMetaError extends Error {
@@ -97,6 +106,9 @@ export function parseImageMeta(v: unknown, where: string): ImageMeta {
     if (typeof mt.source !== 'string' || !isAbsolute(mt.source)) fail(`mounts[${i}].source`, 'must be an absolute path');
     if (!isStringArray(mt.options) || !mt.options.includes('ro')) fail(`mounts[${i}].options`, 'must be a list of strings including "ro"');
   });
+  if (m.sizeBytes !== undefined && (typeof m.sizeBytes !== 'number' || !Number.isSafeInteger(m.sizeBytes) || m.sizeBytes < 0)) fail('sizeBytes', 'must be a non-negative integer');
+  if (m.blobs !== undefined && (!isStringArray(m.blobs) || !m.blobs.every((b) => /^sha256:[0-9a-f]{64}$/.test(b)))) fail('blobs', 'must be a list of sha256 digests');
+  if (m.pullRequest !== undefined && typeof m.pullRequest !== 'string') fail('pullRequest', 'must be a string');
   const c = m.config as Record<string, unknown> | undefined;
   if (c === null || typeof c !== 'object' || Array.isArray(c)) return fail('config', 'must be an object');
   if (c.env !== undefined && !isStringArray(c.env)) fail('config.env', 'must be a list of KEY=VALUE strings');
