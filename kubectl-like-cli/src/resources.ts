@@ -1,7 +1,7 @@
 // What the user named on the command line: "ses", "ses,ws", "sessions x y", "ses/x ws/y", or a
 // category ("all", "sandkasten": the kinds users declare, not Events).
 
-import { resources, type ResourceInfo } from '@sandkasten/api-schemas';
+import { resources, type ResourceInfo } from '@sandkasten/api-schemas/resources';
 import { resolveKind } from '@sandkasten/client';
 import { CliError } from './errors.js';
 

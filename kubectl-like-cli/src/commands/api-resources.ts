@@ -1,6 +1,6 @@
 // skctl api-resources — the kinds, their names and scope (from the shared resource table).
 
-import { resources } from '@sandkasten/api-schemas';
+import { resources } from '@sandkasten/api-schemas/resources';
 import { TableWriter } from '../output/table.js';
 import { out } from '../util.js';
 

@@ -2,7 +2,8 @@
 // allows (Kind, plural, singular, short name, optionally ".sandkasten.dev"), and the name picks
 // the object type: get('ses', …) is a Session.
 
-import { GROUP_VERSION, resolveResourceName } from '@sandkasten/api-schemas';
+import { GROUP_VERSION } from '@sandkasten/api-schemas/types';
+import { resolveResourceName } from '@sandkasten/api-schemas/resources';
 import type { Event, Image, KindName, ListMeta, ObjectMeta, ResourceInfo, Session, Workspace } from '@sandkasten/api-schemas';
 import { UnknownKindError } from './errors.js';
 
