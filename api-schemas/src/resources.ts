@@ -94,9 +94,12 @@ const table: ResourceInfo[] = [
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Source', type: 'string', jsonPath: '.spec.source' },
+      { name: 'Progress', type: 'string', jsonPath: '.status.progress.summary', description: 'Progress of the current (or last) pull' },
       { name: 'Size', type: 'integer', jsonPath: '.status.sizeBytes', description: 'Unpacked size in bytes' },
       age(),
+      { name: 'Layers', type: 'integer', jsonPath: '.status.layerCount', priority: 1 },
       { name: 'Digest', type: 'string', jsonPath: '.status.digest', priority: 1 },
+      { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
     ],
   },
   {

@@ -81,7 +81,7 @@ test('-o wide, --show-labels, --no-headers, -A, -l, --field-selector', async () 
 
   // Images are cluster-scoped: no NAMESPACE column even with -A
   r = await e.skctl(['get', 'images', '-A']);
-  assert.match(r.stdout.split('\n')[0]!, /^NAME\s+PHASE\s+SOURCE\s+SIZE\s+AGE$/);
+  assert.match(r.stdout.split('\n')[0]!, /^NAME\s+PHASE\s+SOURCE\s+PROGRESS\s+SIZE\s+AGE$/);
 });
 
 test('several kinds: one table each, names qualified', async () => {

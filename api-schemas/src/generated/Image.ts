@@ -25,7 +25,7 @@ export interface ImageSpec {
   pullPolicy?: "IfNotPresent" | "Always";
 }
 export interface ImageStatus {
-  phase?: "Pending" | "Pulling" | "Ready" | "Failed";
+  phase?: "Pending" | "Pulling" | "Ready" | "Failed" | "Terminating";
   conditions?: Condition[];
   observedGeneration?: number;
   progress?: ImageProgress;
@@ -50,6 +50,10 @@ export interface ImageProgress {
   bytesTotal?: number;
   layersDone?: number;
   layersTotal?: number;
+  /**
+   * The same in words, for tables: "45% (2/5 layers)".
+   */
+  summary?: string;
 }
 /**
  * The parts of the OCI image config a session uses.
