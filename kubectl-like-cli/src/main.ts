@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions } from './connection.js';
 import { CliError, describeError, exitCodeOf } from './errors.js';
 import { collect, parseBool } from './util.js';
+import { registerTui } from './tui/command.js';
 
 const examples = (lines: string) => `\nExamples:\n${lines.replace(/^\n/, '').replace(/\s+$/, '')}\n`;
 
@@ -160,6 +161,8 @@ export function buildProgram(run: (code: number) => void): Command {
   EDITOR=nano skctl edit ws data
   skctl edit img base -o json`))
     .action(act(async (args: string[], o: object, cmd: Command) => (await import('./commands/edit.js')).runEdit(args, o, globals(cmd))));
+
+  registerTui(sub, act);
 
   sub('api-resources', 'List the kinds the API serves')
     .addOption(new Option('-o, --output <format>', 'output format: name'))

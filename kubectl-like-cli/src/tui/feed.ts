@@ -109,7 +109,9 @@ export class SessionFeed {
         if (signal.aborted) return;
         failures++;
         if (isConnectionFailure(e)) this.update({ connected: false, error: connectionMessage(e) });
-        else this.update({ error: describeError(e) });
+        else this.update({ error: describeError(e) }, true);
+        // A malformed selector stays malformed: wait for a new filter rather than ask again.
+        if ((e as Error).name === 'BadRequestError') return;
         // A failed list starts over; a failed watch resumes from where it was.
         await sleep(Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(failures - 1, 5)), signal);
       }

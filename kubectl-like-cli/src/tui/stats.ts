@@ -31,6 +31,7 @@ export interface StatsTarget {
 
 const SESSIONS = resolveKind('sessions');
 const CONCURRENCY = 4;
+const FORGET_AFTER_MS = 60_000;
 
 /** Reads one session's stats; errors carry the server's message. */
 export async function fetchStats(client: SandboxClient, namespace: string, name: string, signal?: AbortSignal): Promise<SessionStats> {
@@ -74,6 +75,8 @@ export class StatsPoller {
   private targets: StatsTarget[] = [];
   private readonly last = new Map<string, SessionStats>();
   private readonly usage = new Map<string, Usage>();
+  /** When each uid was last a target. */
+  private readonly seen = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private readonly ac = new AbortController();
   private wake: (() => void) | undefined;
@@ -95,14 +98,22 @@ export class StatsPoller {
     this.wake?.();
   }
 
-  /** The sessions to poll. A new one is read at once, so its CPU shows one interval later. */
+  /**
+   * The sessions to poll. A new one is read at once, so its CPU shows one interval later.
+   * Readings of sessions off screen are kept a while (scrolling back, a filter changed back).
+   */
   setTargets(targets: StatsTarget[]): void {
     const was = new Set(this.targets.map((t) => t.uid));
     this.targets = targets;
-    const keep = new Set(targets.map((t) => t.uid));
-    for (const uid of [...this.last.keys()]) if (!keep.has(uid)) this.last.delete(uid);
-    for (const uid of [...this.usage.keys()]) if (!keep.has(uid)) this.usage.delete(uid);
-    if (targets.some((t) => !was.has(t.uid))) this.wake?.();
+    const now = Date.now();
+    for (const t of targets) this.seen.set(t.uid, now);
+    for (const [uid, at] of this.seen) {
+      if (now - at < FORGET_AFTER_MS) continue;
+      this.seen.delete(uid);
+      this.last.delete(uid);
+      this.usage.delete(uid);
+    }
+    if (targets.some((t) => !was.has(t.uid) && !this.last.has(t.uid))) this.wake?.();
   }
 
   get(uid: string | undefined): Usage | undefined {

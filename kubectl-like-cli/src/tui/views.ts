@@ -193,8 +193,8 @@ export function helpLines(): Line[] {
     [],
     ...HELP.map(([k, v]): Line => [{ text: `  ${k.padEnd(12)}`, color: 'cyan', bold: true }, { text: v }]),
     [],
-    [{ text: 'The table follows the daemon through a watch: changes appear as they happen, and after', dim: true }],
-    [{ text: 'a lost connection it resumes where it left off. CPU and MEMORY are sampled every few', dim: true }],
-    [{ text: 'seconds for Ready sessions on screen.', dim: true }],
+    [{ text: 'The table follows the daemon through a watch: changes show as they happen,', dim: true }],
+    [{ text: 'and after a lost connection it resumes where it left off. CPU and MEMORY are', dim: true }],
+    [{ text: 'sampled every few seconds for the Ready sessions on screen.', dim: true }],
   ];
 }
