@@ -2,7 +2,7 @@
 // event sweeper, the built-in image, controllers.
 
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { createApiServer, isLoopbackHost, parseListen, type ApiServer, type Logger } from '../apiserver/index.js';
 import type { ResolvedConfig } from '../config/index.js';
@@ -12,6 +12,7 @@ import { BUILTIN_IMAGE, prepareBuiltinImage, readImageMeta } from '../images/ind
 import { startControllers, type Controllers } from '../controllers/index.js';
 import { sessionSubresources } from '../subresources/index.js';
 import { seedApi } from '../facade/index.js';
+import { startGitOps, type GitOpsSyncer } from '../gitops/index.js';
 
 export interface Daemon {
   api: ApiServer;
@@ -19,7 +20,9 @@ export interface Daemon {
   url: string;
   /** Absent in API-only mode. */
   controllers?: Controllers;
-  /** Stops the controllers (sandboxes go on), ends watches, stops listening, the event sweeper and the compactor, closes the database. Idempotent. */
+  /** The GitOps syncer, when the config has a gitops section. */
+  gitops?: GitOpsSyncer;
+  /** Stops GitOps and the controllers (sandboxes go on), ends watches, stops listening, the event sweeper and the compactor, closes the database. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -65,6 +68,8 @@ function loadTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
 export interface DaemonOptions {
   /** false: serve the API only, with no reconcilers (nothing on the host changes). Default true. */
   controllers?: boolean;
+  /** What a relative gitops.path is relative to: the config file's directory. Default: the working directory. */
+  configDir?: string;
 }
 
 export async function startDaemon(config: ResolvedConfig, logger: Logger, version: string, tlsFiles?: TlsFiles, options: DaemonOptions = {}): Promise<Daemon> {
@@ -123,14 +128,32 @@ export async function startDaemon(config: ResolvedConfig, logger: Logger, versio
     store.close();
     throw new StartupError(`cannot start the controllers: ${(e as Error).message}`, 1);
   }
+  // GitOps only writes API objects, so it runs in API-only mode too (the objects are then stored, not realized).
+  let gitops: GitOpsSyncer | undefined;
+  if (config.gitops) {
+    const dir = resolve(options.configDir ?? process.cwd(), config.gitops.path);
+    try {
+      gitops = await startGitOps({ store, dir, prune: config.gitops.prune, intervalSeconds: config.gitops.interval_seconds, logger, config });
+      logger.info(`gitops: keeping ${dir} applied (GitOpsSync ${gitops.name}, prune ${config.gitops.prune ? 'on' : 'off'})`);
+    } catch (e) {
+      await controllers?.stop();
+      await api.close();
+      await sweeper.stop();
+      stopCompactor();
+      store.close();
+      throw new StartupError(`cannot start GitOps on ${dir}: ${(e as Error).message}`, 1);
+    }
+  }
   let closing: Promise<void> | undefined;
   return {
     api,
     store,
     url,
     controllers,
+    gitops,
     close() {
       closing ??= (async () => {
+        await gitops?.stop();
         await controllers?.stop();
         await api.close();
         await sweeper.stop();

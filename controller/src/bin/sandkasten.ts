@@ -3,6 +3,7 @@
 // host, `sandkasten init --config FILE` sets it up.
 
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createLogger, isLogLevel } from '../apiserver/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { doctorCommand, initCommand } from '../doctor/index.js';
@@ -157,7 +158,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   try {
-    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined, { controllers: !args.apiOnly });
+    daemon = await startDaemon(config, logger, version(), certFile && keyFile ? { certFile, keyFile } : undefined, {
+      controllers: !args.apiOnly,
+      configDir: args.config !== undefined ? dirname(resolve(args.config)) : undefined,
+    });
   } catch (e) {
     if (e instanceof StartupError) fail(e.message, e.exitCode);
     throw e;
