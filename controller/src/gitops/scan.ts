@@ -202,8 +202,8 @@ function object(out: Parsed, file: string, document: number, fieldPrefix: string
     return fail('kind', `Unsupported value: ${JSON.stringify(value.kind)}: supported values: ${MANAGED_KINDS.map((k) => `"${k.kind}"`).join(', ')}`);
   }
   if (!isObject(meta)) return fail('metadata', 'Required value: metadata with a name must be set');
-  if (!name) return fail('metadata.name', 'Required value: name is required');
   if (meta.generateName !== undefined) return fail('metadata.generateName', 'Forbidden: a manifest applied by GitOps needs a fixed name');
+  if (!name) return fail('metadata.name', 'Required value: name is required');
   const obj = structuredClone(value);
   let namespace = '';
   if (info.namespaced) {

@@ -32,6 +32,35 @@ export function session(name: string, spec: Record<string, unknown> = {}, meta: 
   return JSON.stringify({ apiVersion: GV, kind: 'Session', metadata: { name, ...meta }, spec: { image: 'base', ...spec } }, null, 2);
 }
 
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real skctl binary against url, with home as its HOME (no user config leaks in). */
+export function runSkctl(url: string, apiKey: string, home: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SKCTL, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: join(home, 'config'), SANDKASTEN_SERVER: url, SANDKASTEN_API_KEY: apiKey },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** git with a fixed identity and no user or system config. */
+export function git(dir: string, home: string, args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', '-C', dir, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: home },
+  });
+}
+
 export interface Env {
   server: TestServer;
   /** The manifests directory (a temp dir). */
@@ -51,7 +80,7 @@ export interface Env {
   /** Collects the store's events of these resources from now on. */
   record(resources: string[]): { events: StoreEvent[]; stop(): void };
   /** Runs skctl against the server. */
-  skctl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  skctl(args: string[]): Promise<Run>;
   git(args: string[]): string;
   cleanup(): Promise<void>;
 }
@@ -100,23 +129,10 @@ export async function setup(): Promise<Env> {
       return { events, stop: () => watches.forEach((w) => w.close()) };
     },
     skctl(args) {
-      return new Promise((resolve) => {
-        const child = spawn(process.execPath, [SKCTL, ...args], {
-          env: { PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: join(home, 'config'), SANDKASTEN_SERVER: server.url, SANDKASTEN_API_KEY: server.apiKey },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+      return runSkctl(server.url, server.apiKey, home, args);
     },
     git(args) {
-      return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', '-C', dir, ...args], {
-        encoding: 'utf8',
-        env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: home },
-      });
+      return git(dir, home, args);
     },
     async cleanup() {
       for (const s of env.syncers) await s.stop();
