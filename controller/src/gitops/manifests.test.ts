@@ -5,7 +5,11 @@
 
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { GitOpsSyncStatus } from '@sandkasten/api-schemas';
+import { parseConfigText, resolveConfig } from '../config/index.js';
 import { scanDirectory } from './scan.js';
 import { GV, REPO_MANIFESTS, session, setup, type Env } from './testutil.js';
 
@@ -45,6 +49,17 @@ describe('manifests/', () => {
     }
   });
 
+  it("is what the quickstart config's commented gitops section would follow", () => {
+    const file = fileURLToPath(new URL('../../../sandkasten.yaml', import.meta.url));
+    const text = readFileSync(file, 'utf8');
+    assert.equal(resolveConfig(parseConfigText(text, file), file).gitops, undefined, 'off as shipped');
+    const on = text.replace(/^# (gitops:\n)((?:#   .*\n)+)/m, (_m, head: string, body: string) => head + body.replace(/^# /gm, ''));
+    assert.notEqual(on, text, 'the commented section is there');
+    const gitops = resolveConfig(parseConfigText(on, file), file).gitops!;
+    assert.equal(resolve(dirname(file), gitops.path), resolve(REPO_MANIFESTS));
+    assert.equal(gitops.prune, true);
+  });
+
   it('skctl apply accepts them too, with the same result', async () => {
     const r = await env.skctl(['apply', '-R', '-f', REPO_MANIFESTS, '-n', 'cli']);
     assert.equal(r.code, 0, r.stderr);
@@ -80,6 +95,5 @@ describe('skctl apply --prune -l, beside GitOps', () => {
     assert.equal(env.get('sessions', 'cli', 'b'), undefined);
     assert.ok(env.get('sessions', 'cli', 'a'));
     assert.ok(env.get('sessions', 'cli', 'bystander'), 'an object skctl did not apply is never pruned');
-    assert.ok(env.get('sessions', 'default', 'b'), "skctl's prune leaves GitOps' objects alone");
   });
 });
