@@ -183,6 +183,38 @@ describe('Session reconciler', { skip: sandboxSkip, timeout: 180_000 }, () => {
     await remove('live');
   });
 
+  test('writes to a Ready session do not run node-agent state while its runner is watched; the periodic check still does', async () => {
+    const created = await h.create('quiet');
+    const id = containerId(created.metadata.uid!);
+    await h.waitSession('quiet', isReady, 'Ready');
+    const agent = h.controllers!.agent;
+    const state = agent.state.bind(agent);
+    const calls: number[] = [];
+    agent.state = (x) => {
+      if (x === id) calls.push(performance.now());
+      return state(x);
+    };
+    try {
+      const t0 = performance.now();
+      // Each label change is an update of the object, so a reconcile (as activity and status writes are).
+      for (let i = 0; i < 20; i++) {
+        const r = await h.req('PATCH', `${sessionsUrl()}/quiet`, { metadata: { labels: { round: String(i) } } }, 'application/merge-patch+json');
+        assert.equal(r.status, 200);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      const took = performance.now() - t0;
+      // The harness checks health every 500 ms: at most one check per period came from node-agent.
+      assert.ok(calls.length <= Math.ceil(took / 450) + 1, `${calls.length} state calls in ${took.toFixed(0)} ms`);
+      const n = calls.length;
+      await new Promise((res) => setTimeout(res, 1200));
+      assert.ok(calls.length >= n + 1, 'the periodic health check asks node-agent');
+      assert.equal((await h.get('quiet'))?.status?.phase, 'Ready');
+    } finally {
+      agent.state = state;
+      await remove('quiet');
+    }
+  });
+
   test('the runner killed from the host: Failed, RunnerExited; its files stay until deletion', async () => {
     const created = await h.create('killed');
     const s = await h.waitSession('killed', isReady, 'Ready');

@@ -111,6 +111,8 @@ interface Tracked {
   /** A connection to the runner whose close says the runner went away. */
   watch?: Socket;
   watchClosedAt?: number;
+  /** The state of the last health check (node-agent state, or the runner answering) and when it was made (performance.now()). */
+  checked?: { st: ContainerState; at: number };
 }
 
 class PendingError extends Error {
@@ -224,6 +226,8 @@ export class SessionReconciler {
       const failedAt = conditionOf(s, 'Ready')?.observedGeneration;
       if (s.status?.reason !== 'CreateFailed' || failedAt === undefined || failedAt === s.metadata.generation) return;
     }
+    const recent = phase === 'Ready' ? this.#recentlyChecked(uid, s) : undefined;
+    if (recent) return this.#observe(key, s, recent, ctx, false, false);
     const id = containerId(uid);
     const st = this.#agent.exists(id) ? await this.#agent.state(id) : undefined;
     if (st?.status === 'running') return this.#observe(key, s, st, ctx);
@@ -451,7 +455,29 @@ export class SessionReconciler {
 
   // ---- Ready: health, live updates, spec drift -----------------------------------------------
 
-  async #observe(key: string, s: Session, st: ContainerState, ctx: ReconcileContext, fresh = false): Promise<ReconcileResult> {
+  /**
+   * The state of the last health check, when a reconcile may stand on it instead of running
+   * `node-agent state`: most reconciles of a Ready session come from writes to its object (this
+   * reconciler's own status writes, activity, the reaper's expireTime), not from the sandbox.
+   * The runner's death is seen without asking: its watch connection closes, which drops the
+   * watch and reconciles at once. So the last check holds while the watch is connected, the
+   * status still names the sandbox it saw, and the periodic check is not due.
+   */
+  #recentlyChecked(uid: string, s: Session): ContainerState | undefined {
+    const t = this.#tracked.get(uid);
+    const c = t?.checked;
+    if (!t?.watch || !c) return undefined;
+    // The timer of the periodic check may fire a little early on the monotonic clock.
+    if (performance.now() - c.at >= this.#healthMs * 0.9) return undefined;
+    if (s.status?.sandbox?.pid !== c.st.pid || conditionOf(s, 'Ready')?.status !== 'True') return undefined;
+    return c.st;
+  }
+
+  /**
+   * `fresh`: the runner answered just now (a start). `checked`: `st` comes from a look at the
+   * sandbox now, not from #recentlyChecked.
+   */
+  async #observe(key: string, s: Session, st: ContainerState, ctx: ReconcileContext, fresh = false, checked = true): Promise<ReconcileResult> {
     const uid = s.metadata.uid!;
     const gen = s.metadata.generation;
     let t = this.#tracked.get(uid);
@@ -482,12 +508,14 @@ export class SessionReconciler {
       if (!(await this.#runnerAnswers(sessionPaths(this.#dataDir, uid).socket))) return { requeueAfterMs: 50 };
     }
     t.oomKills = st.oomKills;
+    if (checked) t.checked = { st, at: performance.now() };
     this.#watchRunner(key, t);
     if (!fresh && (s.status?.sandbox?.pid !== st.pid || conditionOf(s, 'Ready')?.status !== 'True')) {
       return this.#ready(key, s, st, 'the runner answers again', ctx);
     }
     await this.#applySpec(s, gen);
-    return { requeueAfterMs: this.#healthMs };
+    // The next health check is due a period after the last one (an earlier park of the key wins).
+    return { requeueAfterMs: checked ? this.#healthMs : Math.max(1, t.checked!.at + this.#healthMs - performance.now()) };
   }
 
   /** Live resource changes; everything else reported in SpecApplied. */
