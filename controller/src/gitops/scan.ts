@@ -4,7 +4,7 @@
 // says, per file, whether it is whole: a file with any error is "broken", and nothing of a broken
 // file is applied or pruned.
 
-import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { findResourceByKind, GROUP_VERSION, resources, type ResourceInfo } from '@sandkasten/api-schemas';
@@ -214,6 +214,29 @@ function object(out: Parsed, file: string, document: number, fieldPrefix: string
   out.manifests.push({ file, document, fieldPrefix, info, namespace, name, object: obj });
 }
 
+/** Files read at once. */
+const READ_CONCURRENCY = 16;
+
+/** The texts of the files (relative to dir), in order, a few reads at a time. */
+async function readAll(dir: string, files: string[]): Promise<({ text: string } | { error: string })[]> {
+  const out: ({ text: string } | { error: string })[] = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      const p = join(dir, ...files[i]!.split('/'));
+      try {
+        if ((await stat(p)).size > MAX_FILE_BYTES) throw new Error(`file is larger than ${MAX_FILE_BYTES} bytes`);
+        out[i] = { text: await readFile(p, 'utf8') };
+      } catch (e) {
+        out[i] = { error: errMessage(e) };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
+  return out;
+}
+
 /** Reads and parses every manifest file below dir. Throws DirectoryError when dir cannot be read. */
 export async function scanDirectory(dir: string): Promise<ScanResult> {
   let realRoot: string;
@@ -232,17 +255,12 @@ export async function scanDirectory(dir: string): Promise<ScanResult> {
     result.unknown.add(e.file);
   }
   const seen = new Map<string, Manifest>();
-  for (const file of listed.files) {
-    let parsed: Parsed;
-    try {
-      const p = join(dir, ...file.split('/'));
-      const st = await lstat(p);
-      if (st.size > MAX_FILE_BYTES) throw new Error(`file is larger than ${MAX_FILE_BYTES} bytes`);
-      parsed = parseManifests(file, await readFile(p, 'utf8'));
-    } catch (e) {
-      // Gone since the listing (a checkout in progress) or unreadable: its content is unknown.
-      parsed = { manifests: [], errors: [{ file, message: `cannot read: ${errMessage(e)}` }], named: [], unidentified: true };
-    }
+  const texts = await readAll(dir, listed.files);
+  for (const [i, file] of listed.files.entries()) {
+    const text = texts[i]!;
+    // Gone since the listing (a checkout in progress) or unreadable: its content is unknown.
+    const parsed: Parsed =
+      'error' in text ? { manifests: [], errors: [{ file, message: `cannot read: ${text.error}` }], named: [], unidentified: true } : parseManifests(file, text.text);
     for (const m of parsed.manifests) {
       const key = objectKey(m.info.kind, m.namespace, m.name);
       const first = seen.get(key);

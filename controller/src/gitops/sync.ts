@@ -15,6 +15,7 @@
 //     manager are pruned — never objects other clients made.
 
 import { ApiError } from '../apiserver/errors.js';
+import { deepEqual } from '../apiserver/merge.js';
 import { LAST_APPLIED, type Registry, type WriteOptions } from '../apiserver/registry.js';
 import type { Validator } from '../apiserver/resources.js';
 import type { Store, StoredObject } from '../store/types.js';
@@ -102,18 +103,20 @@ function writeOptions(dryRun: boolean): WriteOptions {
   return { dryRun, fieldValidation: 'Strict', fieldManager: FIELD_MANAGER, force: true, warnings: [] };
 }
 
-/** Checks a manifest without writing: unknown fields (with their paths), then a dry-run apply. */
-function check(ctx: SyncContext, m: Manifest, cfg: JsonObject): ManifestError[] {
+/**
+ * Checks a manifest without writing: unknown fields (with their paths), then a dry-run apply.
+ * Returns the errors, or the object the apply would store.
+ */
+function check(ctx: SyncContext, m: Manifest, cfg: JsonObject): { errors: ManifestError[]; would?: StoredObject } {
   const kind = m.info.kind;
   const { unknownFields } = ctx.validator.validateObject(kind, ctx.validator.applyDefaults(kind, cfg));
   if (unknownFields.length > 0) {
-    return unknownFields.map((f) => ({ file: m.file, document: m.document, field: `${m.fieldPrefix}${f}`, message: `unknown field "${f}"` }));
+    return { errors: unknownFields.map((f) => ({ file: m.file, document: m.document, field: `${m.fieldPrefix}${f}`, message: `unknown field "${f}"` })) };
   }
   try {
-    ctx.registries.get(kind)!.patch(m.namespace, m.name, 'apply', cfg, '', writeOptions(true));
-    return [];
+    return { errors: [], would: ctx.registries.get(kind)!.patch(m.namespace, m.name, 'apply', cfg, '', writeOptions(true)).object };
   } catch (e) {
-    return apiErrors(m, e);
+    return { errors: apiErrors(m, e) };
   }
 }
 
@@ -142,24 +145,30 @@ export function applyAndPrune(ctx: SyncContext, scan: ScanResult): SyncResult {
     list.push({ m, cfg: applyConfig(m, ctx.applySet) });
     byFile.set(m.file, list);
   }
-  const toApply: { m: Manifest; cfg: JsonObject }[] = [];
+  const toApply: { m: Manifest; cfg: JsonObject; would: StoredObject }[] = [];
   for (const [file, list] of byFile) {
-    const errs = list.flatMap(({ m, cfg }) => check(ctx, m, cfg));
+    const checked = list.map((x) => ({ ...x, ...check(ctx, x.m, x.cfg) }));
+    const errs = checked.flatMap((x) => x.errors);
     if (errs.length > 0) {
       r.errors.push(...errs);
       broken.add(file);
       for (const { m } of list) heldKeys.add(objectKey(m.info.kind, m.namespace, m.name));
-    } else toApply.push(...list);
+    } else for (const x of checked) toApply.push({ m: x.m, cfg: x.cfg, would: x.would! });
   }
 
   // 2. Apply, dependencies first.
   toApply.sort((a, b) => rank(a.m.info.kind) - rank(b.m.info.kind));
   const desired = new Set<string>();
-  for (const { m, cfg } of toApply) {
+  for (const { m, cfg, would } of toApply) {
     const reg = ctx.registries.get(m.info.kind)!;
     const key = objectKey(m.info.kind, m.namespace, m.name);
     desired.add(key);
     const before = ctx.store.get(reg.key(m.namespace, m.name));
+    // The dry run found nothing to change (nothing can have written since: this is synchronous).
+    if (before && deepEqual(would, before)) {
+      r.unchanged++;
+      continue;
+    }
     try {
       const { object, created } = reg.patch(m.namespace, m.name, 'apply', cfg, '', writeOptions(false));
       if (created || !before) {
