@@ -64,7 +64,8 @@ export async function startControllers(o: StartControllersOptions): Promise<Cont
     ...(o.healthCheckMs !== undefined && { healthCheckMs: o.healthCheckMs }),
   });
   workspaceController({ client, manager, dataDir, config: o.config, recorder, logger: log });
-  reaperController({ client, manager, config: o.config, recorder, logger: log });
+  // The Session controller's first status write carries expireTime: the reaper need not write it.
+  reaperController({ client, manager, config: o.config, recorder, logger: log, firstWriteGraceMs: 5000 });
 
   const scan = async () => {
     try {

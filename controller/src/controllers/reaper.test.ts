@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Session } from '@sandkasten/api-schemas';
-import { reaperController, sessionDeadline, type ReaperOptions } from './reaper.js';
+import { expireTimeOf, reaperController, sessionDeadline, type ReaperOptions } from './reaper.js';
 import { startHarness, waitFor, type Harness } from './workspace-testutil.js';
 
 const HOLD = 'test.sandkasten.dev/hold';
@@ -165,6 +165,25 @@ describe('reaper', () => {
       assert.ok(success + requeueAfter <= 3, JSON.stringify(r.stats));
       assert.equal(error, 0);
     });
+  });
+
+  test('firstWriteGraceMs: a new session waits for the Session controller to publish expireTime; unwritten, the reaper publishes it after the grace', async () => {
+    await withReaper(
+      3600,
+      async (h) => {
+        const a = await h.session('unwritten', { ttlSeconds: 600 });
+        const b = await h.session('written', { ttlSeconds: 600 });
+        // What the Session controller's first status write does.
+        const bw = await h.client.patchStatus('sessions', 'default', 'written', { status: { phase: 'Starting', expireTime: expireTimeOf(b, 3600) } });
+        await sleep(300);
+        assert.equal((await get(h, 'unwritten'))?.status?.expireTime, undefined);
+        assert.equal((await get(h, 'written'))?.metadata.resourceVersion, bw.metadata.resourceVersion, 'the reaper wrote nothing');
+        const exp = await waitFor('expireTime after the grace', async () => (await get(h, 'unwritten'))?.status?.expireTime, 4000);
+        assert.equal(Date.parse(exp), Date.parse(a.metadata.creationTimestamp!) + 600_000);
+        assert.equal((await get(h, 'written'))?.metadata.resourceVersion, bw.metadata.resourceVersion, 'the reaper wrote nothing');
+      },
+      { firstWriteGraceMs: 1500 },
+    );
   });
 
   test('a restarted reaper deletes sessions that expired while it was down at once', async () => {

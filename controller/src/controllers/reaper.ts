@@ -13,7 +13,8 @@
 // merge-patching only that field. It stays conservative and cheap: rewritten at once when it would
 // claim a later expiry than the real one, and when the real one moved later, only once it drifted
 // by a tenth of the TTL (between 1 s and 60 s) — an active session costs a write per drift, not
-// one per activity update.
+// one per activity update. A new session's first expireTime comes with the Session controller's
+// first status write when it runs beside the reaper (firstWriteGraceMs).
 
 import type { ResolvedConfig, Session } from '@sandkasten/api-schemas';
 import { isConflict, isNotFound, type Client } from '../client/index.js';
@@ -63,6 +64,11 @@ function rfc3339(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
+/** status.expireTime for `session` as the reaper publishes it: its deadline, in whole seconds rounded down. */
+export function expireTimeOf(session: Pick<Session, 'metadata' | 'spec' | 'status'>, defaultTtlSeconds: number): string {
+  return rfc3339(sessionDeadline(session, defaultTtlSeconds).at);
+}
+
 /** "1h2m3s" */
 function duration(ms: number): string {
   let s = Math.max(0, Math.round(ms / 1000));
@@ -87,6 +93,13 @@ export interface ReaperOptions {
   clockCheckMs?: number;
   /** A wall-clock deviation beyond this counts as a jump (default 2 s). */
   clockJumpMs?: number;
+  /**
+   * When the Session controller runs beside the reaper, its first status write carries
+   * status.expireTime (expireTimeOf): a session it has not written yet (no status.phase) is left
+   * to it for this long after creation — one write less per session — and published by the
+   * reaper only if that write did not come. Default 0: published at once.
+   */
+  firstWriteGraceMs?: number;
 }
 
 /**
@@ -112,6 +125,7 @@ class Reaper {
   readonly #clock: () => number;
   readonly #checkMs: number;
   readonly #jumpMs: number;
+  readonly #graceMs: number;
   readonly #onClockJump: () => void;
   #watchdog: NodeJS.Timeout | undefined;
 
@@ -123,6 +137,7 @@ class Reaper {
     this.#clock = options.clock ?? Date.now;
     this.#checkMs = options.clockCheckMs ?? 5000;
     this.#jumpMs = options.clockJumpMs ?? 2000;
+    this.#graceMs = options.firstWriteGraceMs ?? 0;
     this.#onClockJump = onClockJump;
   }
 
@@ -158,6 +173,11 @@ class Reaper {
     if (d.at <= now) {
       await this.#expire(key, ctx);
       return;
+    }
+    if (this.#graceMs > 0 && !cached.status?.phase && !cached.status?.expireTime) {
+      // creationTimestamp is in whole seconds: the grace may end up to a second early.
+      const left = (parseTime(cached.metadata.creationTimestamp) ?? 0) + this.#graceMs - now;
+      if (left > 0) return { requeueAfterMs: Math.min(d.at - now, left, MAX_PARK_MS) };
     }
     await this.#publishExpireTime(cached, d);
     return { requeueAfterMs: Math.min(d.at - now, MAX_PARK_MS) };

@@ -55,7 +55,7 @@ import {
   type NodeAgent,
   type OciConfig,
 } from '../sandbox/index.js';
-import { sessionDeadline } from './reaper.js';
+import { expireTimeOf } from './reaper.js';
 
 export const SESSION_FINALIZER = 'sandkasten.dev/sandbox';
 
@@ -437,10 +437,10 @@ export class SessionReconciler {
       delete x.reason;
       delete x.message;
       x.sandbox = { id: containerId(uid), pid: st.pid, cgroup: cgroupPath(uid), startedAt: x.sandbox?.startedAt && x.sandbox.pid === st.pid ? x.sandbox.startedAt : now };
-      x.lastActivityTime ??= now;
-      if (!x.expireTime) {
-        const d = sessionDeadline({ metadata: s.metadata, spec: s.spec, status: x }, this.#config.session_ttl_seconds);
-        x.expireTime = new Date(Math.floor(d.at / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      if (x.lastActivityTime === undefined) {
+        // Ready counts as the first activity: the idle deadline moves to now + TTL.
+        x.lastActivityTime = now;
+        x.expireTime = expireTimeOf({ metadata: s.metadata, spec: s.spec, status: x }, this.#config.session_ttl_seconds);
       }
       setCondition(x, { type: 'Ready', status: 'True', reason: 'RunnerReady', message: `the runner (pid ${st.pid}) answers` }, gen);
       if (fromThisSpec) {
@@ -677,7 +677,11 @@ export class SessionReconciler {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  /** Status written through /status only when it changes; re-read and redone on conflicts. */
+  /**
+   * Status written through /status only when it changes; re-read and redone on conflicts. The
+   * first write also publishes status.expireTime, so the reaper need not write it (see
+   * firstWriteGraceMs there).
+   */
   async #writeStatus(s: Session, mutate: (status: SessionStatus) => void): Promise<Session> {
     let cur = s;
     let first = true;
@@ -688,6 +692,7 @@ export class SessionReconciler {
       const before = cur.status ?? {};
       const next = structuredClone(before);
       mutate(next);
+      next.expireTime ??= expireTimeOf({ metadata: cur.metadata, spec: cur.spec, status: next }, this.#config.session_ttl_seconds);
       if (deepEqual(before, next)) return cur;
       return this.#client.updateStatus('sessions', { ...cur, status: next });
     });
