@@ -1,8 +1,9 @@
 // SandboxClient: typed access to the sandkasten.dev/v1 resources over the REST API — get, list,
 // a watch that survives disconnects and compaction, create/replace/patch/apply/delete, and waits
-// built on the watch. Session-level operations (exec, files, stats) build on the same transport.
+// built on the watch. Session-level operations (exec, files, stats, terminal) are in session.ts,
+// on the same transport; the session calls of the original SDK (createSession …) are here.
 
-import type { Condition, ResourceInfo, Status } from '@sandkasten/api-schemas';
+import type { Condition, ResourceInfo, Status, Workspace } from '@sandkasten/api-schemas';
 import { ApiError, GoneError, NotFoundError, TimeoutError, clientTimeout, errorFromStatus, parseStatus } from './errors.js';
 import {
   qualifiedName,
@@ -16,6 +17,7 @@ import {
 } from './kinds.js';
 import { Transport, abortableSleep, isConnectionFailure, type HttpRequest, type QueryValue, type RetryOptions, type TlsOptions } from './transport.js';
 import { KnownSet, parseEventLines, type BookmarkEvent, type ObjectEvent, type WatchEvent } from './watch.js';
+import { createSession, getSession, listSessions, type CreateSessionOptions, type ListSessionsOptions, type SandboxSession } from './session.js';
 
 export interface ClientOptions {
   /** The daemon's URL, e.g. http://127.0.0.1:8080 or https://sandbox.example:8443. */
@@ -137,7 +139,7 @@ const DEFAULT_FIELD_MANAGER = 'sandkasten-client';
 const DEFAULT_WAIT_MS = 30_000;
 const MAX_RECONNECT_DELAY_MS = 5_000;
 
-export class SandboxClient {
+export class SandboxClient implements AsyncDisposable {
   /** The namespace calls use when they name none. */
   readonly namespace: string;
   /** The HTTP layer, for requests this class does not cover. */
@@ -153,6 +155,54 @@ export class SandboxClient {
   /** Closes idle connections. The client stays usable (new connections are opened as needed). */
   close(): void {
     this.transport.close();
+  }
+
+  /** `await using client = new SandboxClient(…)`: closes idle connections when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** Passes the server's warnings to onWarning (for requests made through `transport`). */
+  reportWarnings(warnings: readonly string[]): void {
+    if (this.onWarning) for (const w of warnings) this.onWarning(w);
+  }
+
+  // ---- sessions, as the original SDK offered them ----
+
+  /**
+   * Creates a Session and waits until it is Ready. A session that fails or is refused (a missing
+   * image, a spec the daemon will not run) is deleted and SessionStartError thrown with the
+   * controller's message; TimeoutError when it is not Ready within `timeoutMs` (default 120 s).
+   */
+  createSession(opts: CreateSessionOptions = {}): Promise<SandboxSession> {
+    return createSession(this, opts);
+  }
+
+  /** A Session by name (NotFoundError if there is none). */
+  getSession(name: string, opts: { namespace?: string; signal?: AbortSignal } = {}): Promise<SandboxSession> {
+    return getSession(this, name, opts);
+  }
+
+  /** The Sessions of a namespace (or all of them). */
+  listSessions(opts: ListSessionsOptions = {}): Promise<SandboxSession[]> {
+    return listSessions(this, opts);
+  }
+
+  /** The Workspaces of a namespace (or all of them). */
+  async listWorkspaces(opts: ListSessionsOptions = {}): Promise<Workspace[]> {
+    return (await this.list('workspaces', opts)).items;
+  }
+
+  /** Deletes a Workspace and waits until it is gone (its finalizer removes the data of a Delete-policy one). */
+  async deleteWorkspace(name: string, opts: { namespace?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    let uid: string | undefined;
+    try {
+      uid = (await this.delete('workspaces', name, opts)).metadata.uid;
+    } catch (e) {
+      if (e instanceof NotFoundError) return;
+      throw e;
+    }
+    await this.waitForDeletion('workspaces', name, { namespace: opts.namespace, uid, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal });
   }
 
   /** The server's /version. */

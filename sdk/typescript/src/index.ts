@@ -42,7 +42,32 @@ export { qualifiedName, resolveKind, resolveManifestKind, resourcePath } from '.
 export type { KindAliases, KindMap, KindOf, KindRef, ObjectLike, ObjectList, ObjectOf, SandkastenObject } from './kinds.js';
 
 export { Transport, isConnectionFailure } from './transport.js';
-export type { HttpRequest, HttpResponse, QueryValue, RetryOptions, StreamResponse, TlsOptions, TransportOptions } from './transport.js';
+export type { HttpRequest, HttpResponse, QueryValue, RequestBody, RetryOptions, StreamResponse, TlsOptions, TransportOptions, UpgradedResponse } from './transport.js';
+
+export { SandboxSession, SessionStartError, WORKSPACE_DIR, remotePath } from './session.js';
+export type {
+  CreateSessionOptions,
+  DownloadResult,
+  ExecOptions,
+  ExecResult,
+  ExecStream,
+  ExecStreamOptions,
+  ExecStreamResult,
+  FileEntry,
+  ListSessionsOptions,
+  ReadFileOptions,
+  SessionStats,
+  TransferOptions,
+  UploadOptions,
+  UploadResult,
+  WriteFileOptions,
+} from './session.js';
+
+export { DETACH_BYTE, TerminalConnection, attachSession, openAttach, runTerminal } from './attach.js';
+export type { AttachEnd, AttachOptions, AttachTarget, TerminalIo, TerminalSize } from './attach.js';
+
+export { WebSocketClient, WebSocketError, connectWebSocket } from './websocket.js';
+export type { WebSocketConnectOptions, WebSocketState } from './websocket.js';
 
 export { WatchProtocolError, parseEventLines } from './watch.js';
 export type { BookmarkEvent, ObjectEvent, ObjectEventType, WatchEvent } from './watch.js';

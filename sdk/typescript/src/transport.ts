@@ -1,15 +1,20 @@
 // HTTP for the client, on node:http/https: one keep-alive agent for ordinary requests; streams
-// (watch, and later exec output or file downloads) on a connection of their own that is destroyed
-// when the stream ends or is aborted — fetch's pool would leave a fresh idle socket behind after an
-// aborted stream, and its custom-CA support needs a dispatcher from the undici package.
+// (watch, exec output, file downloads and uploads) and upgrades (a session's terminal) on a
+// connection of their own that is destroyed when the stream ends or is aborted — fetch's pool
+// would leave a fresh idle socket behind after an aborted stream, and its custom-CA support needs
+// a dispatcher from the undici package.
 //
 // A request that never got an answer is retried when that is safe: always when the connection
 // was refused (nothing was sent), and on a reset or broken pipe when the caller marked the
-// request idempotent. Anything else goes back to the caller unchanged.
+// request idempotent. A streamed body is never retried: it is read once. Anything else goes back
+// to the caller unchanged.
 
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ConnectionError, clientTimeout } from './errors.js';
 
 export interface TlsOptions {
@@ -42,13 +47,20 @@ export interface TransportOptions {
 
 export type QueryValue = string | number | boolean | undefined | readonly string[];
 
+/**
+ * A request body: sent whole (string, bytes), or streamed as it is read (a Readable or any async
+ * iterable of bytes) with chunked transfer encoding unless the caller sets content-length.
+ */
+export type RequestBody = string | Uint8Array | Readable | AsyncIterable<Uint8Array>;
+
 export interface HttpRequest {
   method: string;
   /** Path below the base URL, starting with "/" (already percent-encoded). */
   path: string;
   query?: Record<string, QueryValue>;
   headers?: Record<string, string>;
-  body?: string | Uint8Array;
+  /** A streamed body is read once: the request is then never retried. */
+  body?: RequestBody;
   signal?: AbortSignal;
   /** Overrides the transport's deadline for this request; 0 means none. */
   timeoutMs?: number;
@@ -74,6 +86,23 @@ export interface StreamResponse {
   text(): Promise<string>;
   /** Ends the connection (idempotent). */
   close(): void;
+}
+
+/** A request upgraded to another protocol (101 Switching Protocols): the connection is the caller's. */
+export interface UpgradedResponse {
+  status: 101;
+  headers: IncomingHttpHeaders;
+  /** The raw connection, now speaking the new protocol. */
+  socket: Duplex;
+  /** Bytes of the new protocol that arrived with the 101 answer. */
+  head: Buffer;
+}
+
+/** Carries a failure of a streamed body itself (a file that cannot be read) past the retry logic. */
+class RequestBodyError extends Error {
+  constructor(readonly bodyError: Error) {
+    super(bodyError.message);
+  }
 }
 
 const RETRIABLE_ALWAYS = new Set(['ECONNREFUSED']);
@@ -189,6 +218,30 @@ export class Transport {
     };
   }
 
+  /**
+   * Sends an upgrade request (the caller sets `upgrade` and the protocol's headers) on a
+   * connection of its own. Resolves with the connection on 101, or with the whole answer when the
+   * server refused (any other status). The deadline covers the handshake only.
+   */
+  async upgrade(req: HttpRequest): Promise<UpgradedResponse | HttpResponse> {
+    const d = this.deadline(req);
+    try {
+      const r = await this.attempts(req, d.signal, true, true);
+      if (!(r instanceof http.IncomingMessage)) {
+        // node:http would end the upgraded connection when the deadline's signal fires later.
+        d.dispose();
+        return r;
+      }
+      const chunks: Buffer[] = [];
+      for await (const c of r) chunks.push(c as Buffer);
+      return { status: r.statusCode ?? 0, headers: r.headers, warnings: warningsOf(r), body: Buffer.concat(chunks) };
+    } catch (e) {
+      throw d.timedOut() ? clientTimeout(`${req.method} ${req.path}: no answer within ${d.ms} ms`) : e;
+    } finally {
+      d.dispose();
+    }
+  }
+
   /** Closes idle keep-alive connections; requests in flight finish. */
   close(): void {
     this.agent.destroy();
@@ -228,14 +281,19 @@ export class Transport {
     };
   }
 
-  private async attempts(req: HttpRequest, signal: AbortSignal | undefined, own: boolean): Promise<http.IncomingMessage> {
+  private attempts(req: HttpRequest, signal: AbortSignal | undefined, own: boolean): Promise<http.IncomingMessage>;
+  private attempts(req: HttpRequest, signal: AbortSignal | undefined, own: boolean, upgrade: true): Promise<http.IncomingMessage | UpgradedResponse>;
+  private async attempts(req: HttpRequest, signal: AbortSignal | undefined, own: boolean, upgrade = false): Promise<http.IncomingMessage | UpgradedResponse> {
     const url = this.url(req.path, req.query);
+    const streamed = isStreamBody(req.body);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.send(url, req, signal, own);
+        return await this.send(url, req, signal, own, upgrade);
       } catch (e) {
+        if (e instanceof RequestBodyError) throw e.bodyError;
         const code = (e as NodeJS.ErrnoException).code ?? '';
-        const retriable = RETRIABLE_ALWAYS.has(code) || (req.idempotent === true && RETRIABLE_IDEMPOTENT.has(code));
+        // A streamed body was consumed (at least in part) by this attempt: it cannot be sent again.
+        const retriable = !streamed && (RETRIABLE_ALWAYS.has(code) || (req.idempotent === true && RETRIABLE_IDEMPOTENT.has(code)));
         if (signal?.aborted) throw e;
         // Whatever went wrong before an answer (refused, reset, TLS, DNS), there is no Status.
         if (!retriable || attempt >= this.retry.attempts) throw new ConnectionError(url.origin, e as NodeJS.ErrnoException);
@@ -245,19 +303,56 @@ export class Transport {
     }
   }
 
-  private send(url: URL, req: HttpRequest, signal: AbortSignal | undefined, own: boolean): Promise<http.IncomingMessage> {
+  private send(url: URL, req: HttpRequest, signal: AbortSignal | undefined, own: boolean, upgrade: boolean): Promise<http.IncomingMessage | UpgradedResponse> {
     const headers: Record<string, string> = { ...this.defaultHeaders, ...req.headers };
-    if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+    const body = req.body;
+    const streamed = isStreamBody(body);
+    if (body !== undefined && !streamed) headers['content-length'] = String(Buffer.byteLength(body));
     return new Promise((resolve, reject) => {
-      const r = this.mod.request(
-        url,
-        { method: req.method, headers, signal, agent: own ? false : this.agent, ...this.tlsRequestOptions },
-        resolve,
+      // An answer can come before a streamed body is sent (413, 401): from then on the rest of
+      // the body does not matter, nor do errors from writing it to a connection the server closed.
+      let answered = false;
+      let sent = !streamed;
+      // A streamed body goes on a connection of its own: one left half-sent is never reused.
+      const agent = own || streamed ? false : this.agent;
+      const r = this.mod.request(url, { method: req.method, headers, signal, agent, ...this.tlsRequestOptions }, (res) => {
+        answered = true;
+        // The answer is complete and the body is not: stop sending it.
+        if (!sent) res.once('close', () => !sent && r.destroy());
+        resolve(res);
+      });
+      if (upgrade) {
+        r.on('upgrade', (res, socket, head) => {
+          answered = true;
+          resolve({ status: 101, headers: res.headers, socket, head });
+        });
+      }
+      r.on('error', (e) => {
+        if (!answered) reject(e);
+      });
+      if (!streamed) {
+        r.end(body);
+        return;
+      }
+      const source = body instanceof Readable ? body : Readable.from(body, { objectMode: false });
+      let sourceError: Error | undefined;
+      source.once('error', (e) => (sourceError = e));
+      pipeline(source, r).then(
+        () => (sent = true),
+        (e: Error) => {
+          sent = true;
+          if (answered) return;
+          answered = true;
+          r.destroy();
+          reject(sourceError ? new RequestBodyError(sourceError) : e);
+        },
       );
-      r.on('error', reject);
-      r.end(req.body);
     });
   }
+}
+
+function isStreamBody(body: RequestBody | undefined): body is Readable | AsyncIterable<Uint8Array> {
+  return body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
 }
 
 function warningsOf(res: http.IncomingMessage): string[] {
