@@ -1,5 +1,5 @@
 // The daemon's wiring, apart from its command line: data directory, store, compactor, API server,
-// event sweeper, the built-in image, controllers.
+// event sweeper, the built-in image, controllers, GitOps.
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
