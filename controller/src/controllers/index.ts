@@ -1,5 +1,6 @@
-// The daemon's controllers over its in-process store: Session (sandboxes), Workspace (directories)
-// and the TTL reaper, sharing one Manager's informers, one API client and one event recorder.
+// The daemon's controllers over its in-process store: Session (sandboxes), Workspace (directories),
+// Image (root filesystems) and the TTL reaper, sharing one Manager's informers, one API client and
+// one event recorder.
 
 import type { ResolvedConfig } from '@sandkasten/api-schemas';
 import { Client } from '../client/index.js';
@@ -10,12 +11,15 @@ import { agentRoot, NodeAgent } from '../sandbox/index.js';
 import type { Store } from '../store/types.js';
 import { reaperController } from './reaper.js';
 import { collectOrphans } from './orphans.js';
+import { imageController } from './image.js';
 import { sessionController } from './session.js';
 import { workspaceController } from './workspace.js';
 
 export { SESSION_FINALIZER, SessionReconciler, sessionController } from './session.js';
 export type { SessionControllerOptions } from './session.js';
 export { collectOrphans } from './orphans.js';
+export { IMAGE_FINALIZER, PULL_REQUEST_ANNOTATION, adoptImages, imageController, imageUsers } from './image.js';
+export type { ImageControllerOptions } from './image.js';
 export type { OrphanReport } from './orphans.js';
 
 export interface StartControllersOptions {
@@ -66,6 +70,7 @@ export async function startControllers(o: StartControllersOptions): Promise<Cont
   workspaceController({ client, manager, dataDir, config: o.config, recorder, logger: log });
   // The Session controller's first status write carries expireTime: the reaper need not write it.
   reaperController({ client, manager, config: o.config, recorder, logger: log, firstWriteGraceMs: 5000 });
+  imageController({ client, manager, config: o.config, dataDir, recorder, logger: log });
 
   const scan = async () => {
     try {

@@ -158,20 +158,28 @@ describe('pullImage from a loopback registry', { skip: registrySkip || (!isRoot 
   });
 
   test('a corrupted blob fails with a digest mismatch and leaves nothing half-installed', async () => {
-    const d = dataDir();
     const local = join(dir, 'corrupt-layout');
     const img = writeOciLayout(local, 'c', { layers: [makeTar(busyboxEntries()), makeTar([{ path: 'f', content: noise(50_000) }])] }).images[0]!;
-    pushLayout(local, 'c', reg.host, 'test/corrupt');
-    const file = reg.blobFile(img.layerDigests[1]!);
-    const bytes = readFileSync(file);
-    bytes[bytes.length >> 1]! ^= 0xff;
-    writeFileSync(file, bytes);
-    await assert.rejects(
-      pullImage({ dataDir: d, name: 'corrupt', reference: `${reg.host}/test/corrupt:c` }),
-      (e: unknown) =>
-        e instanceof PullError && e.reason === 'DigestMismatch' && e.retryable && new RegExp(`blob ${img.layerDigests[1]}: digest mismatch: the downloaded content has digest sha256:[0-9a-f]{64}; nothing of it was kept`).test(e.message),
-    );
-    assertNothingInstalled(d, 'corrupt', [img.layerDigests[1]!]);
+    // Corrupted where gzip still inflates (stored random data), and where it breaks the stream
+    // early (compressed busybox): both are reported as the digest mismatch they are.
+    for (const [repo, layer, at] of [['test/corrupt1', 1, 0.5], ['test/corrupt0', 0, 0.0005]] as const) {
+      pushLayout(local, 'c', reg.host, repo);
+      const file = reg.blobFile(img.layerDigests[layer]!);
+      const bytes = readFileSync(file);
+      bytes[Math.floor(bytes.length * at)]! ^= 0xff;
+      writeFileSync(file, bytes);
+      const d = dataDir();
+      await assert.rejects(
+        pullImage({ dataDir: d, name: 'corrupt', reference: `${reg.host}/${repo}:c` }),
+        (e: unknown) =>
+          e instanceof PullError && e.reason === 'DigestMismatch' && e.retryable && new RegExp(`blob ${img.layerDigests[layer]}: digest mismatch: the downloaded content has digest sha256:[0-9a-f]{64}; nothing of it was kept`).test(e.message),
+        repo,
+      );
+      assertNothingInstalled(d, 'corrupt', [img.layerDigests[layer]!]);
+      // Registry blobs are shared between repositories: restore it for the next one.
+      bytes[Math.floor(bytes.length * at)]! ^= 0xff;
+      writeFileSync(file, bytes);
+    }
   });
 
   test('unsupported media types, unknown images and bad references are refused by name', async () => {

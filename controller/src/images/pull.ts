@@ -382,8 +382,6 @@ async function downloadAndUnpack(
   let n = offset;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      // A layer refused while it streams (an unsafe archive) stops the download at once.
-      if (unpackError) throw unpackError;
       n += chunk.length;
       if (n > desc.size) throw new PullError(`blob ${desc.digest}: the registry sent more than the ${desc.size} bytes the manifest says`, 'SizeMismatch', true);
       hash.update(chunk);
@@ -391,7 +389,9 @@ async function downloadAndUnpack(
       while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
       onDownload(chunk.length);
       progress.bytes(chunk.length);
-      if (unpackIn && !unpackIn.write(chunk)) await Promise.race([once(unpackIn, 'drain'), unpacked]);
+      // When unpacking fails the download goes on: the digest decides whether the content was
+      // corrupted on the way (DigestMismatch) or is what the image really holds (its unpack error).
+      if (unpackIn && !unpackError && !unpackIn.write(chunk)) await Promise.race([once(unpackIn, 'drain'), unpacked]).catch(() => {});
     }
   } catch (e) {
     stream.destroy();

@@ -100,10 +100,14 @@ class Extraction {
   entries = 0;
   /** xattrs from the pax header of the next entry. */
   pendingXattrs: [string, string][] = [];
-  /** The entry being written, destroyed when the extraction is abandoned midway. */
-  current: ReadEntry | undefined;
+  /** Rejects when the extraction is abandoned midway: an entry whose data stops coming ends with it. */
+  readonly abandoned: Promise<never>;
+  abandon: (e: Error) => void = () => {};
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.abandoned = new Promise<never>((_, reject) => (this.abandon = reject));
+    this.abandoned.catch(() => {});
+  }
 
   abs(rel: string): string {
     return rel === '' ? this.root : join(this.root, rel);
@@ -190,7 +194,11 @@ class Extraction {
         const fh = await open(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         this.tree.set(rel, 'file');
         try {
-          for await (const chunk of e as AsyncIterable<Buffer>) {
+          const it = (e as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+          for (;;) {
+            const next = await Promise.race([it.next(), this.abandoned]);
+            if (next.done) break;
+            const chunk = next.value;
             let off = 0;
             while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
             this.sizeBytes += chunk.length;
@@ -333,14 +341,11 @@ export async function unpackLayer(input: Readable | AsyncIterable<Buffer>, dir: 
       x.pendingXattrs = [];
       chain = chain.then(async () => {
         if (failure) return void e.resume();
-        x.current = e;
         try {
           await x.entry(e, xattrs);
         } catch (err) {
           failure ??= err as Error;
           e.resume();
-        } finally {
-          x.current = undefined;
         }
       });
     },
@@ -356,6 +361,14 @@ export async function unpackLayer(input: Readable | AsyncIterable<Buffer>, dir: 
   const ended = new Promise<void>((resolve) => parser.on('end', () => resolve()));
 
   const source = input instanceof Readable ? input : Readable.from(input);
+  // A failed input (or gunzip, or an abort) must also end waits for the parser to drain: an entry
+  // cut short never ends, so the parser would never ask for more.
+  let rejectInput: (e: Error) => void = () => {};
+  const inputFailed = new Promise<never>((_, reject) => (rejectInput = reject));
+  inputFailed.catch(() => {});
+  source.once('error', (e: Error) => rejectInput(e));
+  const onAbort = () => rejectInput(o.signal?.reason instanceof Error ? o.signal.reason : new Error('aborted'));
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   // The first four bytes tell gzip and zstd from tar: gather at least that many before looking.
   const sniff = async function* (src: AsyncIterable<Buffer>) {
     let start: Buffer | undefined = Buffer.alloc(0);
@@ -381,10 +394,10 @@ export async function unpackLayer(input: Readable | AsyncIterable<Buffer>, dir: 
       sawData = true;
       if (onlyZeros && !isAllZero(c)) onlyZeros = false;
       hash.update(c);
-      if (!parser.write(c)) await new Promise<void>((r) => parser.once('drain', () => r()));
+      if (!parser.write(c)) await Promise.race([new Promise<void>((r) => parser.once('drain', () => r())), inputFailed]);
     }
     parser.end();
-    await ended;
+    await Promise.race([ended, inputFailed]);
   };
   // gzip or not is known from the first two bytes; peek at them without losing them.
   const iter = sniff(source)[Symbol.asyncIterator]();
@@ -400,17 +413,22 @@ export async function unpackLayer(input: Readable | AsyncIterable<Buffer>, dir: 
   })();
   const gz = head.value.length >= 2 && head.value[0] === 0x1f && head.value[1] === 0x8b;
   try {
-    if (gz) await pipeline(Readable.from(rest), createGunzip(), consume);
-    else await consume(rest);
+    if (gz) {
+      const gunzip = createGunzip();
+      gunzip.once('error', (e: Error) => rejectInput(e));
+      await pipeline(Readable.from(rest), gunzip, consume);
+    } else await consume(rest);
     await chain;
   } catch (e) {
     // Nothing more comes: an entry waiting for its data must not wait forever.
     failure ??= e as Error;
-    x.current?.destroy();
+    x.abandon(failure);
     await chain.catch(() => {});
     if (failure !== e) throw failure;
     if ((e as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new ArchiveFormatError(`${what}: gzip data is corrupt: ${(e as Error).message}`);
     throw e;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
   }
   if (failure) throw failure;
   const diffId = `sha256:${hash.digest('hex')}`;
