@@ -7,11 +7,13 @@ import { dirname, resolve } from 'node:path';
 import { createLogger, isLogLevel } from '../apiserver/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { doctorCommand, initCommand } from '../doctor/index.js';
+import { imageCommand } from '../images/index.js';
 import { startDaemon, StartupError, type Daemon } from './daemon.js';
 
 const usage = `Usage: sandkasten [--config FILE] [--log-level LEVEL] [--tls-cert-file FILE --tls-private-key-file FILE] [--api-only]
        sandkasten [--config FILE] doctor [--json]
        sandkasten init --config FILE [--data-dir DIR]
+       sandkasten [--config FILE] image pull|import|list|validate|delete ...
 
 The Sandkasten daemon: serves the sandkasten.dev/v1 API (Sessions, Workspaces, Images) and
 keeps the host converged to it.
@@ -20,6 +22,9 @@ Commands:
   doctor               Checks that this host can run sandboxes (exit 1 if not).
   init                 Writes a config with a new api_key (never over an existing one),
                        creates data_dir and prepares the built-in image.
+  image                Pulls images from OCI registries (no Docker), imports rootfs
+                       tarballs, lists, validates and deletes images
+                       (\`sandkasten image --help\`).
 
 Options:
   -c, --config FILE    YAML configuration (listen, api_key, data_dir, ...). Without it, defaults.
@@ -54,7 +59,7 @@ function fail(message: string, code: number): never {
 
 interface Args {
   /** A subcommand and its own arguments; absent: run the daemon. */
-  command?: { name: 'doctor' | 'init'; argv: string[] };
+  command?: { name: 'doctor' | 'init' | 'image'; argv: string[] };
   config?: string;
   logLevel?: string;
   tlsCert?: string;
@@ -102,6 +107,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case 'doctor':
       case 'init':
+      case 'image':
         args.command = { name: flag, argv: argv.slice(i + 1) };
         return args;
       default:
@@ -113,6 +119,7 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.command?.name === 'image') process.exit(await imageCommand(args.command.argv, args.config));
   if (args.command) {
     const run = args.command.name === 'doctor' ? doctorCommand : initCommand;
     process.exit(run(args.command.argv, args.config));

@@ -17,7 +17,7 @@
 // Images on the host without an Image object (the built-in `base` the daemon prepares, images
 // pulled with the daemon stopped) are adopted at start: an Image is created for each.
 
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes, type Condition, type Image, type ImageStatus, type ResolvedConfig, type Session } from '@sandkasten/api-schemas';
 import { nowRfc3339 } from '../apiserver/registry.js';
@@ -27,13 +27,13 @@ import {
   collectGarbage,
   credentialsFromAuthFile,
   defaultAuthFiles,
-  imageDir,
   importTarball,
   parseImageSource,
   prepareBuiltinImage,
   pullImage,
   readImageMeta,
   RegistryClient,
+  removeImageDir,
   SourceError,
   type ImageMeta,
   type ImageSource,
@@ -463,15 +463,4 @@ function readLayersOf(dataDir: string, name: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** Removes images/<name>: meta.json first (no session starts from it after that), then the rest. */
-export function removeImageDir(dataDir: string, name: string): void {
-  const dir = imageDir(dataDir, name);
-  try {
-    renameSync(join(dir, 'meta.json'), join(dir, '.meta.json.deleted'));
-  } catch {
-    // none
-  }
-  rmSync(dir, { recursive: true, force: true });
 }

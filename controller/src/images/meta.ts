@@ -151,3 +151,14 @@ export function writeImageMeta(dataDir: string, meta: ImageMeta): void {
     throw e;
   }
 }
+
+/** Removes images/<name>: meta.json first (no session starts from it after that), then the rest. */
+export function removeImageDir(dataDir: string, name: string): void {
+  const dir = imageDir(dataDir, name);
+  try {
+    renameSync(join(dir, IMAGE_META_FILE), join(dir, `.${IMAGE_META_FILE}.deleted`));
+  } catch {
+    // none
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
