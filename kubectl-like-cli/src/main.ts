@@ -162,6 +162,46 @@ export function buildProgram(run: (code: number) => void): Command {
   skctl edit img base -o json`))
     .action(act(async (args: string[], o: object, cmd: Command) => (await import('./commands/edit.js')).runEdit(args, o, globals(cmd))));
 
+  sub('exec', 'Run a command in a session\'s shell (output streamed, its exit code returned), or open a terminal (-it)')
+    .argument('[name-and-command...]', 'NAME -- COMMAND… (one word: a shell command line; several: quoted words)')
+    .option('-i, --stdin', 'with -t: your keyboard on the session\'s terminal')
+    .option('-t, --tty', 'with -i: an interactive terminal (raw mode, window size follows; Ctrl-] detaches)')
+    .option('--timeout <duration>', 'interrupt the command after this long (default: the daemon\'s max_exec_timeout_ms)')
+    .addHelpText('after', examples(`
+  skctl exec demo -- ls -la /workspace          # words, quoted for the shell as kubectl passes argv
+  skctl exec demo -- 'cd /src && make test'     # one word: a command line for the session's shell
+  skctl exec demo --timeout 30s -- ./slow.sh    # interrupted after 30s (exit 130)
+  skctl exec -it demo                           # a login shell; Ctrl-] detaches
+  skctl exec -it demo -- python3                # a program on the terminal; its exit code is skctl's`))
+    .action(act(async (args: string[], o: object, cmd: Command) => (await import('./commands/exec.js')).runExec(args, o, globals(cmd))));
+
+  sub('cp', 'Copy files and directories between the local machine and a session')
+    .argument('<source>', 'LOCAL, or [NAMESPACE/]NAME:PATH')
+    .argument('<destination>', '[NAMESPACE/]NAME:PATH, or LOCAL')
+    .option('--no-preserve', 'uploaded files get default permissions instead of the local ones')
+    .addHelpText('after', `
+A file copied onto an existing directory, or a path ending in "/", goes inside it under its own
+name; a directory's contents go into the destination directory (created; merged into when it
+exists). Directories travel as tar streams; symlinks are not copied into a session. Relative
+session paths are taken from /workspace; a local path with a ":" is written ./a:b.
+${examples(`
+  skctl cp ./src demo:/workspace/src            # a directory tree into the session
+  skctl cp report.csv demo:out/                 # into /workspace/out/report.csv
+  skctl cp demo:/workspace/results ./results    # a directory out of the session
+  skctl cp team-a/demo:/etc/os-release .        # a session in another namespace (or -n team-a)`)}`)
+    .action(act(async (src: string, dst: string, o: object, cmd: Command) => (await import('./commands/cp.js')).runCp(src, dst, o, globals(cmd))));
+
+  sub('stats', 'Show what sessions use: CPU, memory and processes against their limits')
+    .argument('[names...]', 'NAME…')
+    .addOption(new Option('-o, --output <format>', 'output format: json|yaml (the raw figures)'))
+    .option('--no-headers', 'no header row')
+    .option('--interval <duration>', 'the window CPU use is measured over', '500ms')
+    .addHelpText('after', examples(`
+  skctl stats demo                              # NAME  CPU(cores)  MEMORY(bytes)  PIDS
+  skctl stats demo other --no-headers
+  skctl stats demo -o json --interval 2s`))
+    .action(act(async (names: string[], o: object, cmd: Command) => (await import('./commands/stats.js')).runStats(names, o, globals(cmd))));
+
   registerTui(sub, act);
 
   sub('api-resources', 'List the kinds the API serves')

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { resolveKind, resourcePath } from './kinds.js';
 import { Transport, type TlsOptions } from './transport.js';
-import { connectWebSocket, type WebSocketClient } from './websocket.js';
+import { CLOSED, CLOSING, CONNECTING, OPEN, connectWebSocket, type WebSocketClient, type WebSocketState } from './websocket.js';
 
 export interface TerminalSize {
   cols: number;
@@ -91,8 +91,18 @@ export class TerminalConnection extends EventEmitter {
 
   /** Is the terminal still open for input? */
   get open(): boolean {
-    return this.socket.readyState === 'open';
+    return this.socket.readyState === OPEN;
   }
+
+  /** The socket's state: OPEN (1), CLOSING (2), CLOSED (3), as a WebSocket's. */
+  get readyState(): WebSocketState {
+    return this.socket.readyState;
+  }
+
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
 
   /** Sends input (keys, pasted text) to the terminal. False: buffered, wait for 'drain'. */
   write(data: string | Uint8Array): boolean {

@@ -22,7 +22,12 @@ const OP_PONG = 0xa;
 /** How long close() waits for the server's close frame before dropping the connection. */
 const CLOSE_TIMEOUT_MS = 2000;
 
-export type WebSocketState = 'open' | 'closing' | 'closed';
+/** readyState values, as the WHATWG WebSocket numbers them. */
+export const CONNECTING = 0;
+export const OPEN = 1;
+export const CLOSING = 2;
+export const CLOSED = 3;
+export type WebSocketState = typeof OPEN | typeof CLOSING | typeof CLOSED;
 
 export interface WebSocketConnectOptions extends Omit<HttpRequest, 'method' | 'body' | 'idempotent'> {
   /** Subprotocols to offer (Sec-WebSocket-Protocol). */
@@ -73,7 +78,7 @@ export async function connectWebSocket(transport: Transport, opts: WebSocketConn
 export class WebSocketClient extends EventEmitter {
   /** The subprotocol the server chose. */
   readonly protocol: string | undefined;
-  private state: WebSocketState = 'open';
+  private state: WebSocketState = OPEN;
   private readonly maxPayload: number;
   private buffered: Buffer = Buffer.alloc(0);
   private fragments: Buffer[] = [];
@@ -104,20 +109,26 @@ export class WebSocketClient extends EventEmitter {
     if (head.length > 0) setImmediate(() => this.receive(head));
   }
 
+  /** OPEN (1), CLOSING (2) or CLOSED (3). */
   get readyState(): WebSocketState {
     return this.state;
   }
 
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+
   /** Sends a message: a string as a text frame, bytes as a binary frame. False: buffered, wait for 'drain'. */
   send(data: string | Uint8Array): boolean {
-    if (this.state !== 'open') return false;
+    if (this.state !== OPEN) return false;
     const text = typeof data === 'string';
     return this.frame(text ? OP_TEXT : OP_BINARY, text ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   }
 
   /** Sends a ping (the server answers with a pong event). */
   ping(data: Uint8Array = Buffer.alloc(0)): void {
-    if (this.state === 'open') this.frame(OP_PING, Buffer.from(data));
+    if (this.state === OPEN) this.frame(OP_PING, Buffer.from(data));
   }
 
   /**
@@ -125,8 +136,8 @@ export class WebSocketClient extends EventEmitter {
    * answers with its own (or after 2 s).
    */
   close(code = 1000, reason = ''): void {
-    if (this.state !== 'open') return;
-    this.state = 'closing';
+    if (this.state !== OPEN) return;
+    this.state = CLOSING;
     this.closeCode = code;
     this.closeReason = reason;
     const r = Buffer.from(reason, 'utf8').subarray(0, 123);
@@ -188,7 +199,7 @@ export class WebSocketClient extends EventEmitter {
 
   private receive(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (this.state !== 'closed') {
+    while (this.state !== CLOSED) {
       const b = this.buffered;
       if (b.length < 2) return;
       const fin = (b[0]! & 0x80) !== 0;
@@ -230,7 +241,7 @@ export class WebSocketClient extends EventEmitter {
           return false;
         }
         if (fin) {
-          if (this.state === 'open') this.emit('message', Buffer.from(payload), opcode === OP_BINARY);
+          if (this.state === OPEN) this.emit('message', Buffer.from(payload), opcode === OP_BINARY);
           return true;
         }
         this.fragmentBinary = opcode === OP_BINARY;
@@ -248,11 +259,11 @@ export class WebSocketClient extends EventEmitter {
         const data = Buffer.concat(this.fragments);
         this.fragments = [];
         this.fragmentBytes = 0;
-        if (this.state === 'open') this.emit('message', data, this.fragmentBinary);
+        if (this.state === OPEN) this.emit('message', data, this.fragmentBinary);
         return true;
       }
       case OP_PING:
-        if (this.state === 'open') this.frame(OP_PONG, payload);
+        if (this.state === OPEN) this.frame(OP_PONG, payload);
         return true;
       case OP_PONG:
         this.emit('pong', Buffer.from(payload));
@@ -260,9 +271,9 @@ export class WebSocketClient extends EventEmitter {
       case OP_CLOSE: {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
         const reason = payload.length > 2 ? payload.subarray(2).toString('utf8') : '';
-        if (this.state === 'open') {
+        if (this.state === OPEN) {
           // The server closes: answer with its code, as the RFC asks.
-          this.state = 'closing';
+          this.state = CLOSING;
           this.frame(OP_CLOSE, payload.length >= 2 ? payload.subarray(0, 2) : Buffer.alloc(0));
         }
         this.closeCode = code;
@@ -281,8 +292,8 @@ export class WebSocketClient extends EventEmitter {
   }
 
   private protocolError(code: number, reason: string): void {
-    if (this.state === 'open') {
-      this.state = 'closing';
+    if (this.state === OPEN) {
+      this.state = CLOSING;
       const r = Buffer.from(reason, 'utf8');
       const payload = Buffer.alloc(2 + r.length);
       payload.writeUInt16BE(code, 0);
@@ -297,8 +308,8 @@ export class WebSocketClient extends EventEmitter {
   }
 
   private finish(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (this.state === CLOSED) return;
+    this.state = CLOSED;
     clearTimeout(this.closeTimer);
     // Without the server's close frame (or our protocol error), the connection was lost.
     const code = this.gotClose ? this.closeCode : 1006;
