@@ -52,39 +52,32 @@ export function detailsLines(s: Session, events: Event[] | undefined, usage: Usa
   if (s.status?.reason || s.status?.message) {
     lines.push([label('Message:   '), { text: [s.status.reason, s.status.message].filter(Boolean).join(': '), color: phase === 'Failed' ? 'red' : undefined }]);
   }
-  lines.push([label('Created:   '), { text: m.creationTimestamp ? `${age(m.creationTimestamp, now)} ago (${m.creationTimestamp})` : '' }]);
+  const times = [m.creationTimestamp ? `${age(m.creationTimestamp, now)} ago` : '?'];
+  if (s.status?.expireTime) times.push(`expires ${age(s.status.expireTime, now)}`);
+  if (s.status?.lastActivityTime) times.push(`last active ${age(s.status.lastActivityTime, now)} ago`);
+  lines.push([label('Created:   '), { text: times.join(' · ') }]);
   if (m.deletionTimestamp) lines.push([label('Deleting:  '), { text: `since ${age(m.deletionTimestamp, now)}`, color: 'magenta' }]);
-  if (s.status?.expireTime) lines.push([label('Expires:   '), { text: age(s.status.expireTime, now) }]);
-  if (s.status?.lastActivityTime) lines.push([label('Activity:  '), { text: `${age(s.status.lastActivityTime, now)} ago` }]);
   const labels = Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`).sort();
   lines.push([label('Labels:    '), { text: labels.length ? labels.join(',') : '<none>' }]);
   lines.push([label('UID:       '), { text: m.uid ?? '', dim: true }]);
 
-  lines.push([]);
-  lines.push([label('Spec')]);
   const spec = s.spec ?? {};
   const ws = typeof spec.workspace === 'string' ? spec.workspace : spec.workspace ? `${spec.workspace.name}${spec.workspace.mountPath ? ` at ${spec.workspace.mountPath}` : ''}` : '<none>';
+  const specParts = [`image ${spec.image ?? '<default>'}`, `workspace ${ws}`, `network ${spec.network?.mode ?? 'default'}`, `ttl ${spec.ttlSeconds !== undefined ? `${spec.ttlSeconds}s` : 'default'}`];
+  if (spec.maxLifetimeSeconds !== undefined) specParts.push(`max lifetime ${spec.maxLifetimeSeconds}s`);
+  if (spec.securityProfile?.seccomp) specParts.push(`seccomp ${spec.securityProfile.seccomp}`);
+  if (spec.workingDir) specParts.push(`cwd ${spec.workingDir}`);
+  if (spec.env?.length) specParts.push(`env ${spec.env.map((e) => e.name).join(',')}`);
+  lines.push([label('Spec:      '), { text: specParts.join(' · ') }]);
   const res = spec.resources ?? {};
-  const kv: [string, string][] = [
-    ['Image', spec.image ?? '<default>'],
-    ['Workspace', ws],
-    ['Resources', [`cpu ${res.cpu ?? 'default'}`, `memory ${res.memory ?? 'default'}`, `pids ${res.pids ?? 'default'}`].join(', ')],
-    ['Network', spec.network?.mode ?? 'default'],
-    ['TTL', spec.ttlSeconds !== undefined ? `${spec.ttlSeconds}s idle` : 'default'],
-  ];
-  if (spec.maxLifetimeSeconds !== undefined) kv.push(['Max lifetime', `${spec.maxLifetimeSeconds}s`]);
-  if (spec.env?.length) kv.push(['Env', spec.env.map((e) => e.name).join(', ')]);
-  if (spec.workingDir) kv.push(['Working dir', spec.workingDir]);
-  if (spec.securityProfile?.seccomp) kv.push(['Seccomp', spec.securityProfile.seccomp]);
-  for (const [k, v] of kv) lines.push([{ text: `  ${`${k}:`.padEnd(14)}` }, { text: v }]);
-
+  lines.push([label('Limits:    '), { text: [`cpu ${res.cpu ?? 'default'}`, `memory ${res.memory ?? 'default'}`, `pids ${res.pids ?? 'default'}`].join(' · ') }]);
   if (usage) {
     const parts: string[] = [];
     parts.push(`CPU ${formatCpu(usage.cpuMillicores) || '…'}${usage.cpuLimitCores ? ` of ${usage.cpuLimitCores} core${usage.cpuLimitCores === 1 ? '' : 's'}` : ''}`);
     parts.push(`memory ${formatBytes(usage.memoryBytes) || '?'}${usage.memoryLimitBytes ? ` of ${formatBytes(usage.memoryLimitBytes)}` : ''}`);
     parts.push(`pids ${usage.pids ?? '?'}${usage.pidsLimit ? ` of ${usage.pidsLimit}` : ''}`);
     if (usage.oomKills) parts.push(`${usage.oomKills} OOM kill${usage.oomKills === 1 ? '' : 's'}`);
-    lines.push([{ text: `  ${'Usage:'.padEnd(14)}` }, { text: parts.join(', ') }]);
+    lines.push([label('Usage:     '), { text: parts.join(' · ') }]);
   }
 
   lines.push([]);
@@ -114,9 +107,11 @@ export function detailsLines(s: Session, events: Event[] | undefined, usage: Usa
   return lines;
 }
 
+/** Oldest first; within one second (timestamps have no more precision), in the order written. */
 export function sortEvents(events: Event[]): Event[] {
   const when = (e: Event) => Date.parse(e.lastTimestamp || e.firstTimestamp || e.metadata.creationTimestamp || '') || 0;
-  return [...events].sort((a, b) => when(a) - when(b));
+  const rv = (e: Event) => Number(e.metadata.resourceVersion) || 0;
+  return [...events].sort((a, b) => when(a) - when(b) || rv(a) - rv(b));
 }
 
 /** A small table indented by two spaces; `colorOf` colours the cell at `colorCol`. */
