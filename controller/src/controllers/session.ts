@@ -20,7 +20,8 @@
 // cgroup (node-agent state oomKills) and the runner's last output.
 
 import { connect, type Socket } from 'node:net';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { formatBytes, sessionWorkspaceMount, type Condition, type ResolvedConfig, type Session, type SessionStatus } from '@sandkasten/api-schemas';
 import { nowRfc3339 } from '../apiserver/registry.js';
 import { deepEqual } from '../apiserver/merge.js';
@@ -406,23 +407,46 @@ export class SessionReconciler {
 
   /**
    * Waits for the socket (the runner binds it under a temporary name and renames it into place
-   * once it accepts, so its existence means "ready"), then asks `info`. Polled from 0.25 ms on:
-   * a runner is usually ready within a few milliseconds of start.
+   * once it accepts, so its existence means "ready"), then asks `info`. The rename is seen at once
+   * through inotify on the socket's directory; polling (from 1 ms, doubling to 50 ms) stays
+   * underneath, for a host out of inotify watches and for an `info` that failed.
    */
   async #waitForRunner(socket: string, timeoutMs: number, signal: AbortSignal): Promise<RunnerInfo> {
     const end = Date.now() + timeoutMs;
-    let delay = 0.25;
+    let delay = 1;
     let last: unknown;
-    while (Date.now() < end && !signal.aborted) {
-      if (existsSync(socket)) {
-        try {
-          return await runnerInfo(socket, Math.max(100, end - Date.now()));
-        } catch (e) {
-          last = e;
+    let wake: (() => void) | undefined;
+    let watcher: FSWatcher | undefined;
+    try {
+      // Set up before the first look: a rename after it wakes the wait below.
+      watcher = watch(dirname(socket), { persistent: false }, (_event, file) => {
+        if (file === null || file === basename(socket)) wake?.();
+      });
+      watcher.on('error', () => {});
+    } catch {
+      // no inotify (or no directory yet): polling alone
+    }
+    try {
+      while (Date.now() < end && !signal.aborted) {
+        if (existsSync(socket)) {
+          try {
+            return await runnerInfo(socket, Math.max(100, end - Date.now()));
+          } catch (e) {
+            last = e;
+          }
         }
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, delay);
+          wake = () => {
+            clearTimeout(timer);
+            r();
+          };
+        });
+        wake = undefined;
+        delay = Math.min(delay * 2, 50);
       }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 50);
+    } finally {
+      watcher?.close();
     }
     throw new Error(`the runner did not answer on its socket within ${timeoutMs} ms${last ? ` (${errorMessage(last)})` : ''}`);
   }
