@@ -34,5 +34,7 @@ export type { Bundle, BundleInput, FixedSettings, OciConfig, OciMount, OciResour
 export { mvpProfile, strictProfile, seccompProfile, DENIED_SYSCALLS } from './seccomp-profiles.js';
 export type { SeccompProfile, SeccompProfileName, SeccompRule } from './seccomp-profiles.js';
 export { NodeAgent, NodeAgentError } from './node-agent.js';
+export { DirectSpawner, ShellSpawner } from './spawner.js';
+export type { SpawnOutput, SpawnResult, Spawner } from './spawner.js';
 export type { ContainerState, ContainerStatus, NodeAgentOptions, ResourceUpdate } from './node-agent.js';
 export { prepareSessionDirs, writeBundleConfig, readBundleConfig, removeSessionDir, removeCgroupLeftovers, hostHasSwapLimit, tailOf } from './host.js';

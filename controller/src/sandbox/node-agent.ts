@@ -1,10 +1,11 @@
 // The node-agent driver: its runc-shaped CLI as typed async calls. Every call runs the binary with
 // `--root <state root> --log-format json`; a failure is its one JSON error line on stderr, parsed
-// into a NodeAgentError (message, errno). Calls are bounded in time.
+// into a NodeAgentError (message, errno). Calls are bounded in time. The binary is started by a
+// small helper shell rather than by forking the daemon (spawner.ts).
 
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { DirectSpawner, ShellSpawner, type SpawnOutput, type Spawner } from './spawner.js';
 
 export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
 
@@ -60,6 +61,11 @@ export interface NodeAgentOptions {
   root: string;
   /** Upper bound of one call (default 30 s). */
   timeoutMs?: number;
+  /**
+   * How the binary is started: `helper` (default) through one long-lived /bin/sh, so a call costs
+   * the daemon no fork; `direct`: child_process.spawn each time. Without /bin/sh, `direct`.
+   */
+  spawn?: 'helper' | 'direct';
 }
 
 interface RunResult {
@@ -75,11 +81,19 @@ export class NodeAgent {
   readonly binary: string;
   readonly root: string;
   readonly #timeoutMs: number;
+  readonly #spawner: Spawner;
 
   constructor(o: NodeAgentOptions) {
     this.binary = o.binary;
     this.root = o.root;
     this.#timeoutMs = o.timeoutMs ?? 30_000;
+    // Output files beside the state root, not in it: the root is node-agent's own.
+    this.#spawner = o.spawn !== 'direct' && ShellSpawner.available() ? new ShellSpawner(dirname(o.root)) : new DirectSpawner();
+  }
+
+  /** Ends the helper shell (calls in flight finish); a later call starts it again. */
+  close(): void {
+    this.#spawner.close();
   }
 
   /**
@@ -100,14 +114,9 @@ export class NodeAgent {
     const stamp = `${process.pid}-${Date.now()}`;
     const errFile = join(bundle, `.node-agent-${stamp}.err`);
     const pidFile = join(bundle, `.node-agent-${stamp}.pid`);
-    const log = openSync(logFile, 'a', 0o600);
-    let r: RunResult;
-    try {
-      const args = ['--log', errFile, command, '--bundle', bundle, '--pid-file', pidFile, ...(command === 'run' ? ['--detach'] : []), id];
-      r = await this.#run(args, ['ignore', log, log]);
-    } finally {
-      closeSync(log);
-    }
+    closeSync(openSync(logFile, 'a', 0o600)); // created private before anything is appended
+    const args = ['--log', errFile, command, '--bundle', bundle, '--pid-file', pidFile, ...(command === 'run' ? ['--detach'] : []), id];
+    const r = await this.#run(args, { appendTo: logFile });
     let stderr = '';
     try {
       stderr = readFileSync(errFile, 'utf8');
@@ -205,30 +214,16 @@ export class NodeAgent {
     throw new NodeAgentError(command, `node-agent ${command} ${how}${detail ? `: ${detail}` : ''}`, 0, r.code);
   }
 
-  #run(args: string[], stdio: ['ignore', number | 'pipe', number | 'pipe'] = ['ignore', 'pipe', 'pipe']): Promise<RunResult> {
+  async #run(args: string[], output: SpawnOutput = { capture: true }): Promise<RunResult> {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, ['--root', this.root, '--log-format', 'json', ...args], { stdio });
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, this.#timeoutMs);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(new NodeAgentError(args.find((a) => !a.startsWith('-')) ?? '', `cannot run ${this.binary}: ${e.message}`, 0, null));
-      });
-      // 'close' (not 'exit'): the pipes' data is complete. With file stdio there are no pipes.
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
-        if (timedOut) stderr += `\n(timed out after ${this.#timeoutMs} ms)`;
-        resolve({ code, signal, stdout, stderr });
-      });
-    });
+    let r;
+    try {
+      r = await this.#spawner.run([this.binary, '--root', this.root, '--log-format', 'json', ...args], output, this.#timeoutMs);
+    } catch (e) {
+      throw new NodeAgentError(args.find((a) => !a.startsWith('-')) ?? '', `cannot run ${this.binary}: ${(e as Error).message}`, 0, null);
+    }
+    const stderr = r.timedOut ? `${r.stderr}\n(timed out after ${this.#timeoutMs} ms)` : r.stderr;
+    return { code: r.code, signal: r.signal, stdout: r.stdout, stderr };
   }
 }
 
