@@ -160,6 +160,9 @@ describe('renderConfig', () => {
     const all = { ...(parse(text) as object), ...(parse(uncommented) as object) };
     assert.deepEqual(Object.keys(all).sort(), [...props].sort(), 'every key of the schema is in the file');
     assert.deepEqual(validateConfig(all), { causes: [], unknownFields: [] });
-    assert.deepEqual(all, { ...loadConfigDefaults(), api_key: 'k' });
+    // The gitops section is the exception: its presence is what turns GitOps on, so it is not a default.
+    const { gitops, ...rest } = all as Record<string, unknown>;
+    assert.deepEqual(gitops, { path: 'manifests', prune: false, interval_seconds: 60 });
+    assert.deepEqual(rest, { ...loadConfigDefaults(), api_key: 'k' });
   });
 });

@@ -15,7 +15,7 @@ describe('fs subresource', { skip: !isRoot && 'needs root (the runner runs in it
   let root: string;
   const fs = (query: Record<string, string>) => h.sub('s', 'fs', query);
   before(async () => {
-    h = await startHarness({ config: { max_upload_bytes: 200 * 1024 * 1024 } });
+    h = await startHarness({ config: { max_upload_bytes: 256 * 1024 * 1024 } });
     root = h.runner.fsRoot;
     await h.session('s');
   });
@@ -218,9 +218,10 @@ describe('fs subresource', { skip: !isRoot && 'needs root (the runner runs in it
     }
   });
 
-  test('100 MiB streamed both ways, raw and as a tar; the server process stays within 64 MiB more memory', async () => {
-    // The client runs in another process, so this process's memory is the server's alone.
-    const total = 100 * 1024 * 1024;
+  test('200 MiB streamed both ways, raw and as a tar; the server grows by less than half of it', async () => {
+    // The client runs in another process, so this process's memory is the server's alone. A
+    // server that held the file would grow by all of it; under load RSS lags the GC, hence the margin.
+    const total = 200 * 1024 * 1024;
     const client = `
       const { createHash } = require('node:crypto');
       const [url, token, total] = [process.argv[1], process.argv[2], Number(process.argv[3])];
@@ -278,8 +279,8 @@ describe('fs subresource', { skip: !isRoot && 'needs root (the runner runs in it
       assert.deepEqual(r.copyBody, { path: '/big-copy', files: 1, directories: 0, bytes: total, skipped: [] });
       const [a, b] = [readFileSync(join(root, 'big/big.bin')), readFileSync(join(root, 'big-copy/big.bin'))];
       assert.ok(a.equals(b), 'the tar round trip kept the bytes');
-      console.log(`# 100 MiB: upload ${Number(r.upMs).toFixed(0)} ms, download ${Number(r.downMs).toFixed(0)} ms, tar down+up ${Number(r.tarMs).toFixed(0)} ms, server RSS +${mib.toFixed(1)} MiB`);
-      assert.ok(mib < 64, `RSS grew by ${mib.toFixed(1)} MiB`);
+      console.log(`# 200 MiB: upload ${Number(r.upMs).toFixed(0)} ms, download ${Number(r.downMs).toFixed(0)} ms, tar down+up ${Number(r.tarMs).toFixed(0)} ms, server RSS +${mib.toFixed(1)} MiB`);
+      assert.ok(mib < total / 2 / 1024 / 1024, `RSS grew by ${mib.toFixed(1)} MiB`);
     } finally {
       clearInterval(sampler);
     }
