@@ -269,15 +269,6 @@ export class SessionReconciler {
       if (old?.reason !== c.reason || old?.status !== c.status) this.#event(s, e.eventType, c.reason!, c.message ?? '');
       return e.requeueAfterMs !== undefined ? { requeueAfterMs: e.requeueAfterMs } : undefined;
     }
-    s = await this.#writeStatus(s, (x) => {
-      x.phase = 'Starting';
-      delete x.reason;
-      delete x.message;
-      setCondition(x, imageCond, gen);
-      setCondition(x, ws.cond, gen);
-      setCondition(x, { type: 'Ready', status: 'False', reason: 'Starting', message: 'the sandbox is starting' }, gen);
-    });
-
     const id = containerId(uid);
     const paths = sessionPaths(this.#dataDir, uid);
     if (st?.status === 'creating') {
@@ -288,21 +279,41 @@ export class SessionReconciler {
       st = undefined;
     }
     const fromThisSpec = !st;
-    let pid = st?.pid ?? 0;
+    let made: Promise<{ pid: number }>;
     if (!st) {
       const user = bundle.config.process.user;
       prepareSessionDirs(paths, user, bundle.fixed.workspace?.name === null);
       writeBundleConfig(paths, bundle.config);
       this.#event(s, 'Normal', 'Creating', `creating sandbox ${id} from image ${bundle.fixed.image}`);
-      try {
-        pid = (await this.#agent.runDetached(id, paths.bundle, paths.log)).pid;
-      } catch (e) {
-        return this.#createFailed(s, e, ctx);
-      }
+      made = this.#agent.runDetached(id, paths.bundle, paths.log);
     } else {
       // Created before a crash, not started yet.
-      await this.#agent.start(id);
+      const createdPid = st.pid;
+      made = this.#agent.start(id).then(() => ({ pid: createdPid }));
     }
+    made.catch(() => {}); // awaited below
+    // Written while node-agent works (the sandbox is named from the uid: a retry finds it).
+    let writeFailed: { error: unknown } | undefined;
+    try {
+      s = await this.#writeStatus(s, (x) => {
+        x.phase = 'Starting';
+        delete x.reason;
+        delete x.message;
+        setCondition(x, imageCond, gen);
+        setCondition(x, ws.cond, gen);
+        setCondition(x, { type: 'Ready', status: 'False', reason: 'Starting', message: 'the sandbox is starting' }, gen);
+      });
+    } catch (error) {
+      writeFailed = { error };
+    }
+    let pid: number;
+    try {
+      pid = (await made).pid;
+    } catch (e) {
+      if (fromThisSpec) return this.#createFailed(s, e, ctx);
+      throw e;
+    }
+    if (writeFailed) throw writeFailed.error;
     const t0 = performance.now();
     let info: RunnerInfo;
     try {
