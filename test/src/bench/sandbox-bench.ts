@@ -44,40 +44,41 @@ function lifecycle(b: Bundle): void {
   const crunRoot = `/run/sk-bench-crun-${process.pid}`;
   const s: Record<string, number[]> = { naRun: [], naCsd: [], crunRun: [], crunCsd: [], wrap: [], bwrap: [] };
   const wrapper = () => spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', 'sh', '/bin/true']);
+  const bwrapArgs = (b: Bundle) => ['--unshare-all', '--die-with-parent', '--ro-bind', b.rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'];
   for (let i = 0; i < ROUNDS + 3; i++) {
-    const keep = i >= 3; // the first rounds warm caches
     const id = uniqueId('bench');
-    const naRun = timed(() => check(nodeAgent(['run', '--bundle', b.dir, id]), 'node-agent run'));
-    const naCsd = timed(() => {
-      check(nodeAgent(['create', '--bundle', b.dir, id]), 'node-agent create');
-      check(nodeAgent(['start', id]), 'node-agent start');
-      check(nodeAgent(['delete', '--force', id]), 'node-agent delete');
-    });
-    const wrap = timed(() => wrapper());
-    let crunRun = NaN;
-    let crunCsd = NaN;
+    const ops: [string, () => void][] = [
+      ['naRun', () => check(nodeAgent(['run', '--bundle', b.dir, id]), 'node-agent run')],
+      ['naCsd', () => {
+        check(nodeAgent(['create', '--bundle', b.dir, `${id}-c`]), 'node-agent create');
+        check(nodeAgent(['start', `${id}-c`]), 'node-agent start');
+        check(nodeAgent(['delete', '--force', `${id}-c`]), 'node-agent delete');
+      }],
+      ['wrap', () => wrapper()],
+    ];
     if (crunBin) {
-      crunRun = timed(() => check(crun(['run', '--bundle', b.dir, id], crunRoot), 'crun run'));
-      crunCsd = timed(() => {
-        check(crun(['create', '--bundle', b.dir, id], crunRoot), 'crun create');
-        check(crun(['start', id], crunRoot), 'crun start');
-        check(crun(['delete', '--force', id], crunRoot), 'crun delete');
-      });
+      ops.push(['crunRun', () => check(crun(['run', '--bundle', b.dir, id], crunRoot), 'crun run')]);
+      ops.push(['crunCsd', () => {
+        check(crun(['create', '--bundle', b.dir, `${id}-c`], crunRoot), 'crun create');
+        check(crun(['start', `${id}-c`], crunRoot), 'crun start');
+        check(crun(['delete', '--force', `${id}-c`], crunRoot), 'crun delete');
+      }]);
     }
-    const bw = bwrapBin
-      ? timed(() => check(spawnSync(bwrapBin, ['--unshare-all', '--die-with-parent', '--ro-bind', b.rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'], { encoding: 'utf8' }), 'bwrap'))
-      : NaN;
-    if (!keep) continue;
-    s.naRun!.push(naRun);
-    s.naCsd!.push(naCsd);
-    s.wrap!.push(wrap);
-    s.crunRun!.push(crunRun);
-    s.crunCsd!.push(crunCsd);
-    s.bwrap!.push(bw);
+    if (bwrapBin) ops.push(['bwrap', () => check(spawnSync(bwrapBin, bwrapArgs(b), { encoding: 'utf8' }), 'bwrap')]);
+    // A random order each round: whichever runs first after a pause pays the kernel's slow path
+    // for the first cgroup move, and no runtime should always be that one.
+    for (let k = ops.length - 1; k > 0; k--) {
+      const j = Math.floor(Math.random() * (k + 1));
+      [ops[k], ops[j]] = [ops[j]!, ops[k]!];
+    }
+    for (const [name, op] of ops) {
+      const ms = timed(op);
+      if (i >= 3) s[name]!.push(ms); // the first rounds warm caches
+    }
   }
   rmSync(crunRoot, { recursive: true, force: true });
   const w = med(s.wrap!);
-  console.log(`\n1. /bin/true in a fresh sandbox (median of ${ROUNDS}, interleaved; crun net = minus the unshare wrapper, ${f(w)} ms)`);
+  console.log(`\n1. /bin/true in a fresh sandbox (median of ${ROUNDS}, interleaved in random order; crun net = minus the unshare wrapper, ${f(w)} ms)`);
   console.log('| runtime              | run        | create+start+delete |');
   console.log('|----------------------|------------|---------------------|');
   console.log(`| node-agent           | ${f(med(s.naRun!)).padStart(7)} ms | ${f(med(s.naCsd!)).padStart(16)} ms |`);
