@@ -5,7 +5,8 @@
 //             (image not allowed, bridge network, unconfined seccomp) stay here with a condition
 //   Starting  write the bundle, node-agent run --detach, wait until the runner answers `info`
 //   Ready     status.sandbox {id, pid, cgroup, startedAt}; a health check every few seconds (and
-//             at once when the runner's socket closes); spec.resources applied live; other spec
+//             at once when the runner's socket closes; reconciles in between, which writes to the
+//             object cause, stand on the last one); spec.resources applied live; other spec
 //             changes reported in the SpecApplied condition (the session must be recreated)
 //   Failed    the runner died (OOMKilled or RunnerExited) or the sandbox cannot be created
 //   Terminating  deletion: node-agent delete, the session's directory removed, then the finalizer
