@@ -1,6 +1,6 @@
-// The TUI's Ink component: one screen of exactly the terminal's height — a title line, the body
-// (the sessions table, a session's details, the exec transcript, or the help), a message line and
-// a key-hint line that turns into a prompt or a y/N question when one is asked.
+// The TUI's Ink component: one screen, a line shorter than the terminal — a title line, the body
+// (the sessions table, a session's details, the exec transcript, or the help), a message line (two
+// for a long one) and a key-hint line that turns into a prompt or a y/N question when one is asked.
 //
 // Written with createElement (aliased h) rather than JSX: the package compiles .ts files only.
 
@@ -12,7 +12,8 @@ import { execStream } from './exec.js';
 import type { FeedFilter, SessionFeed } from './feed.js';
 import { compareSessions, sessionKey, truncate, type Line, type Seg } from './format.js';
 import type { StatsPoller } from './stats.js';
-import { detailsLines, execLines, helpLines, tableLines, type ExecBlock } from './views.js';
+import { editLine, keyInput, keyOf, pasted } from './keys.js';
+import { PROMPTS, detailsLines, emptyText, execLines, helpLines, hints, promptLine, tableLines, titleLine, wrapAt, type ExecBlock, type PromptKind, type View } from './views.js';
 
 /** What outlives one Ink instance (the TUI unmounts for a shell and comes back). */
 export interface UiModel {
@@ -49,8 +50,6 @@ interface ExecState {
   history: number;
 }
 
-type View = { kind: 'table' } | { kind: 'details'; key: string } | { kind: 'exec'; key: string } | { kind: 'help' };
-type PromptKind = 'namespace' | 'label' | 'name';
 interface Prompt {
   kind: PromptKind;
   text: string;
@@ -80,6 +79,8 @@ export function App(props: AppProps): ReactElement {
   const [message, setMessageState] = useState<Message | undefined>(model.message);
   const [scroll, setScroll] = useState(0);
   const lastIndex = useRef(0);
+  /** How far the details can scroll (known once drawn). */
+  const maxScroll = useRef(0);
 
   const setMessage = useCallback((m: Message | undefined) => {
     model.message = m;
@@ -328,9 +329,9 @@ export function App(props: AppProps): ReactElement {
       if (input === 'q' || key.escape || key.leftArrow) return setView({ kind: 'table' });
       const s = snap.sessions.get(view.key);
       if (key.upArrow || input === 'k') return setScroll((v) => Math.max(0, v - 1));
-      if (key.downArrow || input === 'j') return setScroll((v) => v + 1);
+      if (key.downArrow || input === 'j') return setScroll((v) => Math.min(maxScroll.current, v + 1));
       if (key.pageUp) return setScroll((v) => Math.max(0, v - bodyHeight));
-      if (key.pageDown || input === ' ') return setScroll((v) => v + bodyHeight);
+      if (key.pageDown || input === ' ') return setScroll((v) => Math.min(maxScroll.current, v + bodyHeight));
       if (key.home) return setScroll(0);
       if (input === 'x' && requireReady(s, 'run a command')) return openExec(s);
       if (input === 's' && requireReady(s, 'open a shell')) return props.onShell(s);
@@ -399,8 +400,8 @@ export function App(props: AppProps): ReactElement {
       const ev = events?.uid === s.metadata.uid ? events : undefined;
       body = detailsLines(s, ev ? [...ev.items.values()] : undefined, stats.get(s.metadata.uid), now, ev?.error);
     }
-    const maxScroll = Math.max(0, body.length - bodyHeight);
-    body = body.slice(Math.min(scroll, maxScroll));
+    maxScroll.current = Math.max(0, body.length - bodyHeight);
+    body = body.slice(Math.min(scroll, maxScroll.current));
   } else if (view.kind === 'exec' && exec) {
     const all = execLines(exec.blocks);
     const room = bodyHeight - 1;
@@ -418,7 +419,7 @@ export function App(props: AppProps): ReactElement {
   const msgColor = shownMessage?.error ? 'red' : 'cyan';
   const messageLines: Line[] =
     messageRows === 2
-      ? [[{ text: msgText.slice(0, cols), color: msgColor }], [{ text: msgText.slice(cols), color: msgColor }]]
+      ? [[{ text: msgText.slice(0, wrapAt(msgText, cols)), color: msgColor }], [{ text: msgText.slice(wrapAt(msgText, cols)).trimStart(), color: msgColor }]]
       : [msgText ? [{ text: msgText, color: msgColor }] : []];
   const bottom: Line = confirm
     ? [{ text: `Delete session ${confirm.metadata.namespace}/${confirm.metadata.name}? `, color: 'yellow', bold: true }, { text: '(y/N) ' }]
@@ -435,12 +436,6 @@ export function App(props: AppProps): ReactElement {
     ...lines.map((l, i) => h(LineView, { key: i, line: l, width: cols })),
   );
 }
-
-const PROMPTS: Record<PromptKind, string> = {
-  namespace: 'namespace (empty: all): ',
-  label: 'label selector: ',
-  name: 'name contains: ',
-};
 
 function LineView({ line, width }: { line: Line; width: number }): ReactElement {
   if (line.length === 0) return h(Text, null, ' ');
@@ -460,115 +455,9 @@ function LineView({ line, width }: { line: Line; width: number }): ReactElement 
   );
 }
 
-function titleLine(server: string, filter: FeedFilter, nameFilter: string, shown: number, total: number, connected: boolean, view: View, cols: number): Line {
-  const parts: Seg[] = [{ text: ' Sandkasten ', inverse: true, bold: true }, { text: ' ' }];
-  const where = view.kind === 'details' ? `details ${view.key}` : view.kind === 'exec' ? `exec ${view.key}` : view.kind === 'help' ? 'help' : 'sessions';
-  parts.push({ text: where, bold: true });
-  parts.push({ text: `  ns: ${filter.namespace ?? 'all'}`, color: 'cyan' });
-  if (filter.labelSelector) parts.push({ text: `  -l ${filter.labelSelector}`, color: 'cyan' });
-  if (nameFilter) parts.push({ text: `  /${nameFilter}`, color: 'cyan' });
-  const count = nameFilter ? `${shown}/${total}` : `${total}`;
-  const right: Seg[] = [{ text: `${count} · ` }, { text: connected ? '● live' : '○ offline', color: connected ? 'green' : 'red' }];
-  const rightLen = right.reduce((n, p) => n + p.text.length, 0);
-  const used = parts.reduce((n, p) => n + p.text.length, 0);
-  const serverText = truncate(`  ${server}`, Math.max(0, cols - used - rightLen - 2));
-  parts.push({ text: serverText, dim: true });
-  parts.push({ text: ' '.repeat(Math.max(1, cols - used - serverText.length - rightLen)) }, ...right);
-  return parts;
-}
-
-function hints(view: View, running: boolean): Line {
-  const k = (key: string, what: string): Seg[] => [{ text: key, color: 'cyan', bold: true }, { text: ` ${what}  ` }];
-  switch (view.kind) {
-    case 'details':
-      return [...k('↑↓', 'scroll'), ...k('x', 'exec'), ...k('s', 'shell'), ...k('D', 'delete'), ...k('Esc', 'back'), ...k('^C', 'quit')];
-    case 'exec':
-      return running
-        ? [...k('^C', 'interrupt'), { text: 'running…', color: 'yellow' }]
-        : [...k('Enter', 'run'), ...k('↑↓', 'history'), ...k('PgUp/Dn', 'scroll'), ...k('Esc', 'back')];
-    case 'help':
-      return [...k('Esc', 'back')];
-    default:
-      return [...k('⏎', 'details'), ...k('x', 'exec'), ...k('s', 'shell'), ...k('D', 'del'), ...k('n', 'ns'), ...k('l', 'label'), ...k('/', 'name'), ...k('?', 'help'), ...k('q', 'quit')];
-  }
-}
-
-function promptLine(input: string | undefined, running: boolean): Line {
-  if (running || input === undefined) return [{ text: '$ ', color: 'cyan', bold: true }, { text: 'running…', dim: true }];
-  return [{ text: '$ ', color: 'cyan', bold: true }, { text: input.replace(/\n/g, ' ↵ ') }, { text: ' ', inverse: true }];
-}
-
-function emptyText(loaded: boolean, error: string | undefined, filter: FeedFilter, nameFilter: string): string {
-  if (!loaded) return error ? 'cannot list sessions (see below); n, l and A change the filter' : 'loading…';
-  const where = filter.namespace ? `in namespace ${filter.namespace}` : 'in any namespace';
-  const sel = filter.labelSelector ? ` matching ${filter.labelSelector}` : '';
-  return nameFilter ? `no session name contains "${nameFilter}"` : `no sessions ${where}${sel}`;
-}
-
-/** Line editing for prompts: printable text, Backspace/Delete, Ctrl-U, Ctrl-W. Undefined: not an edit. */
-function editLine(text: string, input: string, key: Key): string | undefined {
-  if (key.backspace || key.delete) return text.slice(0, -1);
-  if (key.ctrl && input === 'u') return '';
-  if (key.ctrl && input === 'w') return text.replace(/\S*\s*$/, '');
-  if (key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.return) return undefined;
-  // eslint-disable-next-line no-control-regex
-  const printable = input.replace(/[\x00-\x1f\x7f]/g, '');
-  return printable ? text + printable : undefined;
-}
-
 function visibleSessions(all: ReadonlyMap<string, Session>, nameFilter: string): Session[] {
   const list = [...all.values()].sort(compareSessions);
   return nameFilter ? list.filter((s) => (s.metadata.name ?? '').includes(nameFilter)) : list;
-}
-
-const NO_KEY: Key = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageDown: false,
-  pageUp: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  shift: false,
-  tab: false,
-  backspace: false,
-  delete: false,
-  meta: false,
-  super: false,
-  hyper: false,
-  capsLock: false,
-  numLock: false,
-};
-
-/** The input string Ink gives for a character: the letter of a control key, nothing for Enter. */
-function keyInput(ch: string): string {
-  const c = ch.charCodeAt(0);
-  if (ch === '\r' || ch === '\n' || ch === '\x7f' || ch === '\b' || ch === '\t') return '';
-  return c < 0x20 ? String.fromCharCode(c + 0x60) : ch;
-}
-
-/** The Key of one character of a chunk, as Ink would have parsed it alone. */
-function keyOf(ch: string): Key {
-  const c = ch.charCodeAt(0);
-  if (ch === '\r' || ch === '\n') return { ...NO_KEY, return: true };
-  if (ch === '\x7f') return { ...NO_KEY, delete: true };
-  if (ch === '\b') return { ...NO_KEY, backspace: true };
-  if (ch === '\t') return { ...NO_KEY, tab: true };
-  if (c < 0x20) return { ...NO_KEY, ctrl: true };
-  return { ...NO_KEY, shift: /[A-Z]/.test(ch) };
-}
-
-/** Text that arrived in one piece with line breaks (a paste, or keys sent by a program). */
-function pasted(input: string, key: Key): { text: string; submit: boolean } | undefined {
-  if (input.length < 2 || key.ctrl || key.meta || !/[\r\n]/.test(input)) return undefined;
-  const submit = /[\r\n]$/.test(input);
-  // eslint-disable-next-line no-control-regex
-  const text = input.replace(/[\r\n]+$/, '').replace(/\r\n?/g, '\n').replace(/[\x00-\x09\x0b-\x1f\x7f]/g, '');
-  return { text, submit };
 }
 
 function capOutput(s: string): string {

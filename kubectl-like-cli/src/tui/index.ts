@@ -86,6 +86,7 @@ export async function runTui(o: TuiOptions, g: GlobalOptions, stdin: NodeJS.Read
               setImmediate(() => app.unmount());
             },
           }),
+          // Not incrementalRendering: in Ink 6.8 it leaves stale lines behind when rows change.
           { stdin: term.inkInput(), stdout, exitOnCtrlC: false, patchConsole: false },
         );
         app.waitUntilExit().then(() => resolve(wanted), reject);

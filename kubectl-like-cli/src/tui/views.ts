@@ -15,10 +15,15 @@ import {
   outputLines,
   phaseColor,
   sessionCells,
+  truncate,
   type Line,
   type Seg,
 } from './format.js';
+import type { FeedFilter } from './feed.js';
 import type { Usage } from './stats.js';
+
+export type View = { kind: 'table' } | { kind: 'details'; key: string } | { kind: 'exec'; key: string } | { kind: 'help' };
+export type PromptKind = 'namespace' | 'label' | 'name';
 
 /** The table's header and rows, fitted to `width`; the selected row is drawn inverse. */
 export function tableLines(sessions: Session[], usage: (s: Session) => Usage | undefined, width: number, selected: number, now = Date.now()): { header: Line; rows: Line[] } {
@@ -192,4 +197,63 @@ export function helpLines(): Line[] {
     [{ text: 'and after a lost connection it resumes where it left off. CPU and MEMORY are', dim: true }],
     [{ text: 'sampled every few seconds for the Ready sessions on screen.', dim: true }],
   ];
+}
+
+// ---- the frame around the views: title, key hints, prompts ----
+
+export const PROMPTS: Record<PromptKind, string> = {
+  namespace: 'namespace (empty: all): ',
+  label: 'label selector: ',
+  name: 'name contains: ',
+};
+
+export function titleLine(server: string, filter: FeedFilter, nameFilter: string, shown: number, total: number, connected: boolean, view: View, cols: number): Line {
+  const parts: Seg[] = [{ text: ' Sandkasten ', inverse: true, bold: true }, { text: ' ' }];
+  const where = view.kind === 'details' ? `details ${view.key}` : view.kind === 'exec' ? `exec ${view.key}` : view.kind === 'help' ? 'help' : 'sessions';
+  parts.push({ text: where, bold: true });
+  parts.push({ text: `  ns: ${filter.namespace ?? 'all'}`, color: 'cyan' });
+  if (filter.labelSelector) parts.push({ text: `  -l ${filter.labelSelector}`, color: 'cyan' });
+  if (nameFilter) parts.push({ text: `  /${nameFilter}`, color: 'cyan' });
+  const count = nameFilter ? `${shown}/${total}` : `${total}`;
+  const right: Seg[] = [{ text: `${count} · ` }, { text: connected ? '● live' : '○ offline', color: connected ? 'green' : 'red' }];
+  const rightLen = right.reduce((n, p) => n + p.text.length, 0);
+  const used = parts.reduce((n, p) => n + p.text.length, 0);
+  const serverText = truncate(`  ${server}`, Math.max(0, cols - used - rightLen - 2));
+  parts.push({ text: serverText, dim: true });
+  parts.push({ text: ' '.repeat(Math.max(1, cols - used - serverText.length - rightLen)) }, ...right);
+  return parts;
+}
+
+export function hints(view: View, running: boolean): Line {
+  const k = (key: string, what: string): Seg[] => [{ text: key, color: 'cyan', bold: true }, { text: ` ${what}  ` }];
+  switch (view.kind) {
+    case 'details':
+      return [...k('↑↓', 'scroll'), ...k('x', 'exec'), ...k('s', 'shell'), ...k('D', 'delete'), ...k('Esc', 'back'), ...k('^C', 'quit')];
+    case 'exec':
+      return running
+        ? [...k('^C', 'interrupt'), { text: 'running…', color: 'yellow' }]
+        : [...k('Enter', 'run'), ...k('↑↓', 'history'), ...k('PgUp/Dn', 'scroll'), ...k('Esc', 'back')];
+    case 'help':
+      return [...k('Esc', 'back')];
+    default:
+      return [...k('⏎', 'details'), ...k('x', 'exec'), ...k('s', 'shell'), ...k('D', 'del'), ...k('n', 'ns'), ...k('l', 'label'), ...k('/', 'name'), ...k('?', 'help'), ...k('q', 'quit')];
+  }
+}
+
+export function promptLine(input: string | undefined, running: boolean): Line {
+  if (running || input === undefined) return [{ text: '$ ', color: 'cyan', bold: true }, { text: 'running…', dim: true }];
+  return [{ text: '$ ', color: 'cyan', bold: true }, { text: input.replace(/\n/g, ' ↵ ') }, { text: ' ', inverse: true }];
+}
+
+export function emptyText(loaded: boolean, error: string | undefined, filter: FeedFilter, nameFilter: string): string {
+  if (!loaded) return error ? 'cannot list the sessions: see below' : 'loading…';
+  const where = filter.namespace ? `in namespace ${filter.namespace}` : 'in any namespace';
+  const sel = filter.labelSelector ? ` matching ${filter.labelSelector}` : '';
+  return nameFilter ? `no session name contains "${nameFilter}"` : `no sessions ${where}${sel}`;
+}
+
+/** Where to break a long line to fit `cols`: at the last space, unless that wastes half of it. */
+export function wrapAt(text: string, cols: number): number {
+  const space = text.lastIndexOf(' ', cols);
+  return space > cols / 2 ? space : cols;
 }
