@@ -23,8 +23,11 @@ let dir: string;
 let daemon: Daemon;
 let client: SandboxClient;
 
+// A tmux of its own even when the tests run inside one.
+const TMUX_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'TMUX' && k !== 'TMUX_PANE'));
+
 function tmux(...args: string[]): string {
-  const r = spawnSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', timeout: 10_000, env: TMUX_ENV });
   if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr || r.error?.message}`);
   return r.stdout;
 }
@@ -233,9 +236,9 @@ test('a daemon restart: the TUI says the connection is lost, then the watch carr
   await waitFor(/^tui-c +default +Ready /m, 'a session made after the restart');
 });
 
-test('D asks y/N: n keeps the session, y deletes it', async () => {
+test('Del or D asks y/N: n keeps the session, y deletes it', async () => {
   keys('Home');
-  keys('D');
+  keys('DC');
   await waitFor(/Delete session default\/tui-a\? \(y\/N\)/, 'the question');
   keys('n');
   await waitFor(/delete cancelled/, 'cancelled');
