@@ -172,6 +172,16 @@ describe('subresources end to end (daemon, real sessions)', { skip, timeout: 120
     assert.ok(Math.abs(Date.parse(s!.status!.lastActivityTime!) - Date.now()) < 3000);
   });
 
+  test('activity: stats with activity=false (a monitor) leaves status.lastActivityTime alone', async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // past the one-write-per-second throttle
+    const before = (await getSession('box'))!.status!.lastActivityTime;
+    for (let i = 0; i < 3; i++) assert.equal((await call(`${sub('box', 'stats')}?activity=false`)).status, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await getSession('box'))!.status!.lastActivityTime, before);
+    assert.equal((await call(sub('box', 'stats'))).status, 200);
+    await waitFor('box', (x) => x?.status?.lastActivityTime !== before, 'a plain stats read to count as activity', 5000);
+  });
+
   test('a session that cannot become Ready: 409 with its phase; a deleted one: 404', async () => {
     await create('broken', { image: 'no-such-image' });
     await waitFor('broken', (s) => s?.status?.phase !== undefined, 'a phase');

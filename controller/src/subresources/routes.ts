@@ -86,7 +86,9 @@ export function sessionSubresources(o: SubresourceOptions): (router: Router) => 
   const stats = async (req: Request, res: Response): Promise<void> => {
     const { ns, name } = ctx.target(req);
     const { session, location } = await ctx.resolver.ready(ns, name);
-    ctx.activity.touch(session);
+    // A monitor polling stats (skctl tui, a dashboard) passes activity=false so that watching a
+    // session does not keep it from expiring; any other read counts as use, like every call.
+    if (req.query.activity !== 'false') ctx.activity.touch(session);
     try {
       sendJson(res, 200, readCgroupStats(location.cgroup));
     } catch (e) {

@@ -37,7 +37,8 @@ const FORGET_AFTER_MS = 60_000;
 export async function fetchStats(client: SandboxClient, namespace: string, name: string, signal?: AbortSignal): Promise<SessionStats> {
   const res = await client.transport.request({
     method: 'GET',
-    path: resourcePath(SESSIONS, namespace, name, 'stats'),
+    // Watching a session must not keep it alive: a monitor's read is not activity.
+    path: `${resourcePath(SESSIONS, namespace, name, 'stats')}?activity=false`,
     idempotent: true,
     timeoutMs: 5000,
     signal,
