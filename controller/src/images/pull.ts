@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
 import type { Credentials } from './registry/auth.js';
@@ -380,22 +380,28 @@ async function downloadAndUnpack(
   }
   progress.bytes(offset);
   let n = offset;
+  const out = new BatchWriter(fh);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       n += chunk.length;
       if (n > desc.size) throw new PullError(`blob ${desc.digest}: the registry sent more than the ${desc.size} bytes the manifest says`, 'SizeMismatch', true);
       hash.update(chunk);
-      let off = 0;
-      while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
       onDownload(chunk.length);
       progress.bytes(chunk.length);
+      // The unpacker gets the chunk first, so it works while the file write is in flight.
       // When unpacking fails the download goes on: the digest decides whether the content was
       // corrupted on the way (DigestMismatch) or is what the image really holds (its unpack error).
-      if (unpackIn && !unpackError && !unpackIn.write(chunk)) await Promise.race([once(unpackIn, 'drain'), unpacked]).catch(() => {});
+      // The drain wait starts now: the event may come while the write below is in flight.
+      const drained = unpackIn && !unpackError && !unpackIn.write(chunk) ? Promise.race([once(unpackIn, 'drain'), unpacked]).catch(() => {}) : undefined;
+      await out.add(chunk);
+      if (drained) await drained;
     }
+    await out.flush();
   } catch (e) {
     stream.destroy();
     unpackIn?.destroy(e as Error);
+    // What arrived is a valid prefix: kept for a resume.
+    await out.flush().catch(() => {});
     await fh.close();
     await unpacked?.catch(() => {});
     if (e instanceof PullError && e.reason === 'SizeMismatch') rmSync(partial, { force: true });
@@ -420,4 +426,30 @@ async function downloadAndUnpack(
     return unpacked;
   }
   return unpackLayer(createReadStream(store.blobPath(desc.digest)), tmp, { what, signal, ...(diffId && { diffId }) });
+}
+
+/** Gathers small network chunks into ~1 MiB writes (one threadpool round trip each). */
+class BatchWriter {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  constructor(private readonly fh: FileHandle) {}
+  async add(c: Buffer): Promise<void> {
+    this.#chunks.push(c);
+    this.#size += c.length;
+    if (this.#size >= 1 << 20) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.#size === 0) return;
+    const bufs = this.#chunks;
+    const size = this.#size;
+    this.#chunks = [];
+    this.#size = 0;
+    let done = (await this.fh.writev(bufs)).bytesWritten;
+    if (done < size) {
+      const rest = Buffer.concat(bufs).subarray(done);
+      let off = 0;
+      while (off < rest.length) off += (await this.fh.write(rest, off, rest.length - off)).bytesWritten;
+      done = size;
+    }
+  }
 }

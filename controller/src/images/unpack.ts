@@ -414,7 +414,7 @@ export async function unpackLayer(input: Readable | AsyncIterable<Buffer>, dir: 
   const gz = head.value.length >= 2 && head.value[0] === 0x1f && head.value[1] === 0x8b;
   try {
     if (gz) {
-      const gunzip = createGunzip();
+      const gunzip = createGunzip({ chunkSize: 256 << 10 });
       gunzip.once('error', (e: Error) => rejectInput(e));
       await pipeline(Readable.from(rest), gunzip, consume);
     } else await consume(rest);
