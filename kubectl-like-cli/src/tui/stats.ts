@@ -38,7 +38,8 @@ export async function fetchStats(client: SandboxClient, namespace: string, name:
   const res = await client.transport.request({
     method: 'GET',
     // Watching a session must not keep it alive: a monitor's read is not activity.
-    path: `${resourcePath(SESSIONS, namespace, name, 'stats')}?activity=false`,
+    path: resourcePath(SESSIONS, namespace, name, 'stats'),
+    query: { activity: 'false' },
     idempotent: true,
     timeoutMs: 5000,
     signal,
