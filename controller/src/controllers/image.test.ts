@@ -39,6 +39,8 @@ describe('Image reconciler', { skip: sandboxSkip || registrySkip, timeout: 300_0
         makeTar([{ path: 'data/' }, { path: 'data/.wh.gone' }, { path: 'data/dir/' }, { path: 'data/dir/.wh..wh..opq' }, { path: 'data/dir/new', content: 'n' }]),
         makeTar([{ path: 'data/added', content: 'a' }]),
       ],
+      // Not root: the layers (under a 0700 directory) are readable through the overlay all the same.
+      config: { Env: ['PATH=/bin'], User: 'sandbox' },
     }).images[0]!;
     pushLayout(layout, 'multi', reg.host, 'test/multi');
     writeOciLayout(layout, 'ma', [
@@ -125,8 +127,8 @@ describe('Image reconciler', { skip: sandboxSkip || registrySkip, timeout: 300_0
     const img = (await waitImage('multi', isReady, 'Ready'))!;
     assert.equal(img.status!.layerCount, 3);
     assert.deepEqual(readImageMeta(h.dataDir, 'multi')!.layers, [...multi.layerDigests].reverse().map((d) => `layers/sha256-${d.slice(7)}`));
-    const out = await runIn('on-multi', 'multi', 'busybox find /data | busybox sort; busybox cat /data/dir/new /data/keep /data/added');
-    assert.equal(out, '/data\n/data/added\n/data/dir\n/data/dir/new\n/data/keep\nnka');
+    const out = await runIn('on-multi', 'multi', 'busybox find /data | busybox sort; busybox cat /data/dir/new /data/keep /data/added; echo; busybox id -u');
+    assert.equal(out, '/data\n/data/added\n/data/dir\n/data/dir/new\n/data/keep\nnka\n1000\n');
     await removeSession('on-multi');
   });
 

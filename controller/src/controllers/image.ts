@@ -105,7 +105,20 @@ export function imageController(o: ImageControllerOptions): Controller {
     await stop(x);
     await r.close();
   };
-  if (o.adopt ?? true) void adoptImages(o.client, o.dataDir, o.logger ?? silentLogger);
+  const log = o.logger ?? silentLogger;
+  void (async () => {
+    if (o.adopt ?? true) await adoptImages(o.client, o.dataDir, log);
+    // Leftovers of pulls a crash interrupted (temp dirs, old partial downloads), and content
+    // whose image was removed while the daemon was down.
+    try {
+      const r = await collectGarbage(o.dataDir);
+      if (r.layers.length + r.blobs.length + r.partials.length > 0) {
+        log.info(`images: garbage-collected ${r.layers.length} layers, ${r.blobs.length} blobs, ${r.partials.length} partial downloads (${formatBytes(r.bytesFreed)})`);
+      }
+    } catch (e) {
+      log.warn(errorMessage(e));
+    }
+  })();
   return controller;
 }
 
@@ -234,7 +247,8 @@ class ImageReconciler {
   async #start(img: Image, src: ImageSource, want: string, request: string | undefined, ctx: ReconcileContext): Promise<void> {
     const name = img.metadata.name!;
     const gen = img.metadata.generation;
-    this.#retained.get(name)?.();
+    // What the last failed attempt finished stays pinned until this attempt has pinned its own.
+    const previousPins = this.#retained.get(name);
     this.#retained.delete(name);
     const what = src.kind === 'oci' ? `pulling ${src.reference.canonical}` : src.kind === 'tar' ? `importing ${src.path}` : 'preparing the built-in image';
     await this.#writeStatus(img, (s) => {
@@ -310,6 +324,7 @@ class ImageReconciler {
         }
         ctx.log.warn(`${what}: ${pe.message}`);
       } finally {
+        previousPins?.();
         if (this.#jobs.get(name)?.abort === abort) this.#jobs.delete(name);
         this.#enqueue(name);
       }
