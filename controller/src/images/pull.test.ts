@@ -182,6 +182,29 @@ describe('pullImage from a loopback registry', { skip: registrySkip || (!isRoot 
     }
   });
 
+  test('a malicious layer fails the pull: nothing written outside, nothing half-installed', async () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'sentinel'), 'untouched');
+    const local = join(dir, 'evil-layout');
+    const img = writeOciLayout(local, 'evil', {
+      layers: [
+        makeTar(busyboxEntries()),
+        makeTar([{ path: 'ok', content: 'fine' }, { path: 'escape', type: 'SymbolicLink', linkpath: outside }, { path: 'escape/sentinel', content: 'pwned' }]),
+      ],
+    }).images[0]!;
+    pushLayout(local, 'evil', reg.host, 'test/evil');
+    const d = dataDir();
+    await assert.rejects(
+      pullImage({ dataDir: d, name: 'evil', reference: `${reg.host}/test/evil:evil` }),
+      (e: unknown) => e instanceof PullError && e.reason === 'UnsafeArchive' && !e.retryable && /refused: entry "escape\/sentinel": its parent "escape" is a symlink in this archive/.test(e.message),
+    );
+    assert.equal(readFileSync(join(outside, 'sentinel'), 'utf8'), 'untouched');
+    assert.equal(readImageMeta(d, 'evil'), undefined);
+    const layers = readdirSync(join(d, 'layers'));
+    assert.deepEqual(layers.filter((l) => l.startsWith('.tmp-') || l.includes(hex(img.layerDigests[1]!))), []);
+  });
+
   test('unsupported media types, unknown images and bad references are refused by name', async () => {
     const d = dataDir();
     await assert.rejects(
