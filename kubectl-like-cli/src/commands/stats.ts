@@ -74,9 +74,10 @@ function cores(limit: number | null): string {
 async function sample(client: SandboxClient, namespace: string, name: string, intervalMs: number): Promise<Row> {
   const { SandboxSession } = await import('@sandkasten/client');
   const s = new SandboxSession(client, { apiVersion: 'sandkasten.dev/v1', kind: 'Session', metadata: { name, namespace } });
-  const a = await s.stats();
+  // Looking is not using: the readings do not keep an idle session from expiring.
+  const a = await s.stats({ activity: false });
   await new Promise((r) => setTimeout(r, intervalMs));
-  const b = await s.stats();
+  const b = await s.stats({ activity: false });
   const dt = Date.parse(b.timestamp) - Date.parse(a.timestamp);
   const du = (b.cpu.usageNanoseconds ?? NaN) - (a.cpu.usageNanoseconds ?? NaN);
   const cpu = dt > 0 && Number.isFinite(du) ? (du / 1e6 / dt) * 1000 : undefined;

@@ -419,9 +419,13 @@ export class SandboxSession implements AsyncDisposable {
 
   // ---- stats, terminal, lifetime ----
 
-  /** CPU, memory and process figures of the session's cgroup (null: unlimited or unknown). */
-  async stats(opts: { signal?: AbortSignal } = {}): Promise<SessionStats> {
-    return this.json({ method: 'GET', path: this.sub('stats'), idempotent: true, signal: opts.signal });
+  /**
+   * CPU, memory and process figures of the session's cgroup (null: unlimited or unknown).
+   * `activity: false` for monitors: reading them then does not count as activity (which would
+   * keep an idle session from expiring).
+   */
+  async stats(opts: { activity?: boolean; signal?: AbortSignal } = {}): Promise<SessionStats> {
+    return this.json({ method: 'GET', path: this.sub('stats'), query: { activity: opts.activity === false ? 'false' : undefined }, idempotent: true, signal: opts.signal });
   }
 
   /** Opens an interactive terminal (a login shell on a PTY) in the session. */
