@@ -68,8 +68,8 @@ export interface ExecResult {
   exitCode: number;
   /** The output (stdout and stderr as the terminal showed them), UTF-8; invalid bytes as U+FFFD. */
   output: string;
-  /** The shell's working directory after the command. */
-  cwd: string;
+  /** The shell's working directory after the command (null when the command ended the shell). */
+  cwd: string | null;
   /** The output was longer than the daemon keeps. */
   truncated: boolean;
   /** The command ran out of time and was interrupted (exit code 130, or 137 if it had to be killed). */
@@ -90,8 +90,9 @@ export interface ExecStreamOptions extends ExecOptions {
 }
 
 /**
- * A command's output as it arrives, then its result. Iterate it (once) for the chunks; `result`
- * resolves when the command is over. Awaiting `result` without iterating discards the output.
+ * A command's output as it arrives, then its result. The command starts when the stream is
+ * iterated (once) or `result` is awaited; `result` resolves when the command is over. Awaiting
+ * `result` without iterating discards the output.
  * Leaving the loop early (break, throw) closes the stream, which interrupts the command.
  */
 export interface ExecStream<T extends string | Uint8Array> extends AsyncIterable<T> {

@@ -4,11 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { makeCert, tempDir } from '@sandkasten/controller/dist/bin/testutil.js';
 import { NotFoundError, Transport, UnauthorizedError, WebSocketError, connectWebSocket, type WebSocketClient } from './index.js';
 
 type Handler = (ws: WebSocket, req: http.IncomingMessage) => void;
@@ -207,4 +210,34 @@ describe('against servers that break the protocol', () => {
     assert.equal(m.toString(), 'hi');
     c.terminate();
   });
+});
+
+test('over TLS: the CA is checked, the socket is the upgraded TLS connection', async (t) => {
+  const dir = tempDir('sk-ws-tls-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pem = makeCert(dir);
+  if (!pem) return t.skip('openssl is not installed');
+  const cert = readFileSync(pem.cert);
+  const server = https.createServer({ cert, key: readFileSync(pem.key) });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d, { binary: true })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const good = new Transport({ baseUrl: url, tls: { ca: cert } });
+    const c = await connectWebSocket(good, { path: '/' });
+    c.send(Buffer.from('secret'));
+    const m = await new Promise<Buffer>((r) => c.once('message', (d: Buffer) => r(d)));
+    assert.equal(m.toString(), 'secret');
+    c.close();
+    await new Promise((r) => c.once('close', r));
+    good.close();
+    const untrusted = new Transport({ baseUrl: url, retry: { attempts: 1 } });
+    await assert.rejects(connectWebSocket(untrusted, { path: '/' }), /self-signed|unable to verify|certificate/i);
+    untrusted.close();
+  } finally {
+    wss.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
