@@ -100,6 +100,7 @@ export class WebSocketClient extends EventEmitter {
     this.maxPayload = opts.maxPayload ?? 16 << 20;
     (socket as Duplex & { setNoDelay?: (b: boolean) => void }).setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('drain', () => this.emit('drain'));
     socket.on('error', () => {
       // A reset or a broken pipe: 'close' follows, with 1006 unless a close frame came first.
     });
@@ -119,7 +120,10 @@ export class WebSocketClient extends EventEmitter {
   readonly CLOSING = CLOSING;
   readonly CLOSED = CLOSED;
 
-  /** Sends a message: a string as a text frame, bytes as a binary frame. False: buffered, wait for 'drain'. */
+  /**
+   * Sends a message: a string as a text frame, bytes as a binary frame. False when the message
+   * had to be buffered (wait for 'drain') or the socket is no longer open (then it is dropped).
+   */
   send(data: string | Uint8Array): boolean {
     if (this.state !== OPEN) return false;
     const text = typeof data === 'string';
@@ -163,19 +167,13 @@ export class WebSocketClient extends EventEmitter {
     this.socket.resume();
   }
 
-  /** Emitted 'drain' when the socket's write buffer empties. */
   override on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
   override on(event: 'close', listener: (code: number, reason: string) => void): this;
   override on(event: 'pong', listener: (data: Buffer) => void): this;
+  /** The connection's write buffer emptied (after send() returned false). */
   override on(event: 'drain', listener: () => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    if (event === 'drain') this.socket.on('drain', listener);
     return super.on(event, listener);
-  }
-
-  override off(event: string | symbol, listener: (...args: any[]) => void): this {
-    if (event === 'drain') this.socket.off('drain', listener);
-    return super.off(event, listener);
   }
 
   private frame(opcode: number, payload: Buffer): boolean {
