@@ -7,9 +7,12 @@
 import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink';
 import { createElement as h, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactElement } from 'react';
 import type { Event, SandboxClient, Session } from '@sandkasten/client';
+import type { GitOpsSync } from '@sandkasten/api-schemas';
 import { describeError } from '../errors.js';
 import { execStream } from './exec.js';
 import type { FeedFilter, SessionFeed } from './feed.js';
+import type { GitOpsFeed } from './gitops.js';
+import { gitopsDetailsLines, gitopsEmptyText, gitopsTableLines } from './gitops-views.js';
 import { compareSessions, sessionKey, truncate, type Line, type Seg } from './format.js';
 import type { StatsPoller } from './stats.js';
 import { editLine, keyInput, keyOf, pasted } from './keys.js';
@@ -33,6 +36,8 @@ export interface Message {
 export interface AppProps {
   client: SandboxClient;
   feed: SessionFeed;
+  /** The GitOps view's objects; started when the view first opens. */
+  gitops: GitOpsFeed;
   stats: StatsPoller;
   model: UiModel;
   /** Shown in the title (the daemon's URL or the context's name). */
@@ -61,10 +66,11 @@ const EXEC_OUTPUT_MAX = 256 * 1024;
 const EXEC_BLOCKS_MAX = 50;
 
 export function App(props: AppProps): ReactElement {
-  const { client, feed, stats, model } = props;
+  const { client, feed, gitops, stats, model } = props;
   const { exit } = useApp();
   const { cols, rows } = useTerminalSize();
   const snap = useSyncExternalStore(feed.subscribe, feed.getSnapshot);
+  const gsnap = useSyncExternalStore(gitops.subscribe, gitops.getSnapshot);
   const [, redraw] = useState(0);
   useEffect(() => stats.subscribe(() => redraw((n) => n + 1)), [stats]);
   const now = useNow(1000);
@@ -76,6 +82,8 @@ export function App(props: AppProps): ReactElement {
   const [nameFilter, setNameFilter, nameFilterRef] = useSyncState(model.nameFilter);
   const [prompt, setPrompt, promptRef] = useSyncState<Prompt | undefined>(undefined);
   const [confirm, setConfirm, confirmRef] = useSyncState<Session | undefined>(undefined);
+  const [gitopsName, setGitopsName, gitopsNameRef] = useSyncState<string | undefined>(undefined);
+  const gitopsLastIndex = useRef(0);
   const [message, setMessageState] = useState<Message | undefined>(model.message);
   const [scroll, setScroll] = useState(0);
   const lastIndex = useRef(0);
@@ -113,7 +121,11 @@ export function App(props: AppProps): ReactElement {
 
   // Layout: title, body, message (two lines when long), hints; one line short of the screen so
   // Ink never scrolls it.
-  const shownMessage: Message | undefined = snap.error ? { text: snap.error, error: true } : message;
+  const shownMessage: Message | undefined = snap.error
+    ? { text: snap.error, error: true }
+    : (view.kind === 'gitops' || view.kind === 'gitops-details') && gsnap.error
+      ? { text: gsnap.error, error: true }
+      : message;
   const messageRows = shownMessage && shownMessage.text.length > cols ? 2 : 1;
   const height = Math.max(4, rows - 1);
   const bodyHeight = height - 2 - messageRows;
@@ -139,31 +151,47 @@ export function App(props: AppProps): ReactElement {
     );
   }, [targetsKey, stats]);
 
-  // ---- details: the session from the feed (live), its events by watch ----
-  const [events, setEvents] = useState<{ uid: string; items: Map<string, Event>; error?: string } | undefined>();
+  // ---- details: the object from its feed (live), its events by watch ----
+  // A session's Events by its uid; a GitOpsSync's (cluster-scoped: its Events live in `default`)
+  // by kind and name.
+  const [events, setEvents] = useState<{ id: string; items: Map<string, Event>; error?: string } | undefined>();
   const detailsSession = detailsKey ? snap.sessions.get(detailsKey) : undefined;
   const detailsUid = detailsSession?.metadata.uid;
-  const detailsNs = detailsSession?.metadata.namespace;
+  const eventsOf: { id: string; namespace?: string; fieldSelector: string } | undefined = detailsUid
+    ? { id: `uid:${detailsUid}`, namespace: detailsSession?.metadata.namespace, fieldSelector: `involvedObject.uid=${detailsUid}` }
+    : view.kind === 'gitops-details'
+      ? { id: `gitops:${view.name}`, namespace: 'default', fieldSelector: `involvedObject.kind=GitOpsSync,involvedObject.name=${view.name}` }
+      : undefined;
+  const eventsId = eventsOf?.id;
+  const eventsNs = eventsOf?.namespace;
+  const eventsSelector = eventsOf?.fieldSelector;
   useEffect(() => {
-    if (!detailsUid) return;
+    if (!eventsId || !eventsSelector) return;
     const ac = new AbortController();
-    setEvents({ uid: detailsUid, items: new Map() });
+    setEvents({ id: eventsId, items: new Map() });
     void (async () => {
       try {
-        for await (const ev of client.watch('events', { namespace: detailsNs, fieldSelector: `involvedObject.uid=${detailsUid}`, signal: ac.signal })) {
+        for await (const ev of client.watch('events', { namespace: eventsNs, fieldSelector: eventsSelector, signal: ac.signal })) {
           setEvents((prev) => {
-            const items = new Map(prev?.uid === detailsUid ? prev.items : []);
+            const items = new Map(prev?.id === eventsId ? prev.items : []);
             if (ev.type === 'DELETED') items.delete(ev.object.metadata.name ?? '');
             else items.set(ev.object.metadata.name ?? '', ev.object);
-            return { uid: detailsUid, items };
+            return { id: eventsId, items };
           });
         }
       } catch (e) {
-        if (!ac.signal.aborted) setEvents({ uid: detailsUid, items: new Map(), error: (e as Error).message });
+        if (!ac.signal.aborted) setEvents({ id: eventsId, items: new Map(), error: (e as Error).message });
       }
     })();
     return () => ac.abort();
-  }, [client, detailsUid, detailsNs]);
+  }, [client, eventsId, eventsNs, eventsSelector]);
+
+  // ---- the GitOps list: the selection follows its object by name, like the sessions' ----
+  const syncs = useMemo(() => sortedSyncs(gsnap.syncs), [gsnap.syncs]);
+  let gitopsIndex = gitopsName ? syncs.findIndex((g) => g.metadata.name === gitopsName) : -1;
+  if (gitopsIndex < 0) gitopsIndex = Math.min(gitopsLastIndex.current, syncs.length - 1);
+  gitopsLastIndex.current = Math.max(0, gitopsIndex);
+  const gitopsOffset = Math.max(0, Math.min(gitopsIndex - Math.floor(tableBody / 2), syncs.length - tableBody));
 
   // ---- exec ----
   const [exec, setExec, execRef] = useSyncState<ExecState | undefined>(undefined);
@@ -322,7 +350,44 @@ export function App(props: AppProps): ReactElement {
 
     if (ctrlC) return quit();
     if (view.kind === 'help') {
-      if (input === 'q' || key.escape || input === '?' || key.return) setView({ kind: 'table' });
+      if (input === 'q' || key.escape || input === '?' || key.return) setView(view.back ?? { kind: 'table' });
+      return;
+    }
+    if (view.kind === 'gitops-details') {
+      if (input === 'q' || key.escape || key.leftArrow) return setView({ kind: 'gitops' });
+      if (input === 'g') return setView({ kind: 'table' });
+      if (key.upArrow || input === 'k') return setScroll((v) => Math.max(0, v - 1));
+      if (key.downArrow || input === 'j') return setScroll((v) => Math.min(maxScroll.current, v + 1));
+      if (key.pageUp) return setScroll((v) => Math.max(0, v - bodyHeight));
+      if (key.pageDown || input === ' ') return setScroll((v) => Math.min(maxScroll.current, v + bodyHeight));
+      if (key.home) return setScroll(0);
+      return;
+    }
+    if (view.kind === 'gitops') {
+      const list = sortedSyncs(gitops.getSnapshot().syncs);
+      const at = list.findIndex((g) => g.metadata.name === gitopsNameRef.current);
+      const i = at >= 0 ? at : Math.min(gitopsLastIndex.current, list.length - 1);
+      const move = (to: number) => {
+        if (list.length === 0) return;
+        const j = Math.max(0, Math.min(list.length - 1, to));
+        gitopsLastIndex.current = j;
+        setGitopsName(list[j]!.metadata.name);
+      };
+      if (input === 'q') return quit();
+      if (key.escape || input === 'g') return setView({ kind: 'table' });
+      if (input === '?') return setView({ kind: 'help', back: view });
+      if (key.upArrow || input === 'k') return move(i - 1);
+      if (key.downArrow || input === 'j') return move(i + 1);
+      if (key.pageUp) return move(i - tableBody);
+      if (key.pageDown) return move(i + tableBody);
+      if (key.home) return move(0);
+      if (key.end) return move(list.length - 1);
+      if (key.return || input === 'd') {
+        const g = i >= 0 ? list[i] : undefined;
+        if (!g) return setMessage({ text: 'no GitOpsSync selected', error: true });
+        setScroll(0);
+        return setView({ kind: 'gitops-details', name: g.metadata.name ?? '' });
+      }
       return;
     }
     if (view.kind === 'details') {
@@ -378,7 +443,10 @@ export function App(props: AppProps): ReactElement {
     if (input === 'A') return applyFilter({ ...snap.filter, namespace: undefined });
     if (input === 'l') return setPrompt({ kind: 'label', text: snap.filter.labelSelector ?? '' });
     if (input === '/') return setPrompt({ kind: 'name', text: nameFilter, before: nameFilter });
-    if (input === 'g') return setMessage({ text: 'other kinds (workspaces, images, GitOps) are not in the TUI yet: use skctl get' });
+    if (input === 'g') {
+      gitops.start();
+      return setView({ kind: 'gitops' });
+    }
     if (key.escape && nameFilter) return setNameFilter('');
   }
 
@@ -390,18 +458,34 @@ export function App(props: AppProps): ReactElement {
   }
 
   // ---- drawing ----
-  const title = titleLine(props.server, snap.filter, nameFilter, sessions.length, snap.sessions.size, snap.connected, view, cols);
+  const inGitops = view.kind === 'gitops' || view.kind === 'gitops-details';
+  const title = inGitops
+    ? titleLine(props.server, snap.filter, '', syncs.length, syncs.length, snap.connected, view, cols)
+    : titleLine(props.server, snap.filter, nameFilter, sessions.length, snap.sessions.size, snap.connected, view, cols);
   let body: Line[];
   if (view.kind === 'help') body = helpLines();
-  else if (view.kind === 'details') {
-    const s = snap.sessions.get(view.key);
-    if (!s) body = [[{ text: `session ${view.key} is gone`, color: 'magenta' }], [], [{ text: 'Esc: back', dim: true }]];
-    else {
-      const ev = events?.uid === s.metadata.uid ? events : undefined;
-      body = detailsLines(s, ev ? [...ev.items.values()] : undefined, stats.get(s.metadata.uid), now, ev?.error);
+  else if (view.kind === 'details' || view.kind === 'gitops-details') {
+    if (view.kind === 'details') {
+      const s = snap.sessions.get(view.key);
+      if (!s) body = [[{ text: `session ${view.key} is gone`, color: 'magenta' }], [], [{ text: 'Esc: back', dim: true }]];
+      else {
+        const ev = events?.id === `uid:${s.metadata.uid}` ? events : undefined;
+        body = detailsLines(s, ev ? [...ev.items.values()] : undefined, stats.get(s.metadata.uid), now, ev?.error);
+      }
+    } else {
+      const g = gsnap.syncs.get(view.name);
+      if (!g) body = [[{ text: `GitOpsSync ${view.name} is gone`, color: 'magenta' }], [], [{ text: 'Esc: back', dim: true }]];
+      else {
+        const ev = events?.id === `gitops:${view.name}` ? events : undefined;
+        body = gitopsDetailsLines(g, ev ? [...ev.items.values()] : undefined, cols, now, ev?.error);
+      }
     }
     maxScroll.current = Math.max(0, body.length - bodyHeight);
     body = body.slice(Math.min(scroll, maxScroll.current));
+  } else if (view.kind === 'gitops') {
+    const t = gitopsTableLines(syncs.slice(gitopsOffset, gitopsOffset + tableBody), cols, gitopsIndex - gitopsOffset, now);
+    body = [t.header, ...t.rows];
+    if (syncs.length === 0) body.push([{ text: gitopsEmptyText(gsnap.loaded, gsnap.error), dim: true }]);
   } else if (view.kind === 'exec' && exec) {
     const all = execLines(exec.blocks);
     const room = bodyHeight - 1;
@@ -453,6 +537,10 @@ function LineView({ line, width }: { line: Line; width: number }): ReactElement 
     { wrap: 'truncate-end' },
     ...segs.map((s, i) => h(Text, { key: i, color: s.color, bold: s.bold, dimColor: s.dim, inverse: s.inverse }, s.text)),
   );
+}
+
+function sortedSyncs(all: ReadonlyMap<string, GitOpsSync>): GitOpsSync[] {
+  return [...all.values()].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
 }
 
 function visibleSessions(all: ReadonlyMap<string, Session>, nameFilter: string): Session[] {

@@ -9,6 +9,7 @@ import { CliError } from '../errors.js';
 import { parseDuration } from '../util.js';
 import { openAttach, runTerminal, type AttachEnd, type AttachTarget } from './attach.js';
 import { SessionFeed } from './feed.js';
+import { GitOpsFeed } from './gitops.js';
 import { StatsPoller } from './stats.js';
 import { Terminal } from './terminal.js';
 import type { Session } from '@sandkasten/client';
@@ -35,6 +36,7 @@ export async function runTui(o: TuiOptions, g: GlobalOptions, stdin: NodeJS.Read
   const { client, conn } = await makeClient(g);
   const term = new Terminal(stdin, stdout);
   const feed = new SessionFeed(client, { namespace: o.allNamespaces ? undefined : conn.namespace, labelSelector: o.selector });
+  const gitops = new GitOpsFeed(client);
   const stats = new StatsPoller(client, refreshMs);
   const model: UiModel = { nameFilter: '', execHistory: [] };
   const target = (s: Session): AttachTarget => ({
@@ -77,6 +79,7 @@ export async function runTui(o: TuiOptions, g: GlobalOptions, stdin: NodeJS.Read
           React.createElement(App, {
             client,
             feed,
+            gitops,
             stats,
             model,
             server: conn.context ? `${conn.context} (${conn.baseUrl})` : conn.baseUrl,
@@ -96,6 +99,7 @@ export async function runTui(o: TuiOptions, g: GlobalOptions, stdin: NodeJS.Read
     }
   } finally {
     feed.stop();
+    gitops.stop();
     stats.stop();
     client.close();
     restore();

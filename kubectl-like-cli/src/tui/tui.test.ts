@@ -5,51 +5,23 @@
 // the watch carries on across a daemon restart; D + y deletes; q quits; no TTY is a clear error.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { NotFoundError, SandboxClient } from '@sandkasten/client';
 import { removeDir, startDaemon, tempDir, type Daemon } from '@sandkasten/controller/dist/bin/testutil.js';
 import { BIN } from '../testutil.js';
 import { NO_TTY } from './index.js';
+import { TmuxHarness, type Launched } from './tmux-testutil.js';
 
-const SOCKET = `skctl-tui-test-${process.pid}`;
-let pane = '';
-let launches = 0;
+const harness = new TmuxHarness('skctl-tui-test');
+const { tmux, screen, keys, type, waitFor } = harness;
 const HEADER = /^NAME +NAMESPACE +PHASE +IMAGE +AGE +CPU +MEMORY *$/m;
 
 let dir: string;
 let daemon: Daemon;
 let client: SandboxClient;
-
-// A tmux of its own even when the tests run inside one.
-const TMUX_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'TMUX' && k !== 'TMUX_PANE'));
-
-function tmux(...args: string[]): string {
-  const r = spawnSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', timeout: 10_000, env: TMUX_ENV });
-  if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr || r.error?.message}`);
-  return r.stdout;
-}
-
-const screen = () => tmux('capture-pane', '-p', '-t', pane);
-/** Keys by tmux name (Enter, Escape, Home, C-]) or single characters. */
-const keys = (...k: string[]) => tmux('send-keys', '-t', pane, ...k);
-/** Literal text, as typed. */
-const type = (text: string) => tmux('send-keys', '-t', pane, '-l', '--', text);
-
-/** Polls the pane until `want` holds; the failure shows the screen as it was. */
-async function waitFor(want: RegExp | ((s: string) => boolean), what = String(want), ms = 20_000): Promise<string> {
-  const ok = typeof want === 'function' ? want : (s: string) => want.test(s);
-  const deadline = Date.now() + ms;
-  let s = '';
-  for (;;) {
-    s = screen();
-    if (ok(s)) return s;
-    if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${what}; the screen:\n${s}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The table rows (between the header and the message line) that name a session. */
 function rowOf(s: string, name: string): string | undefined {
@@ -57,32 +29,15 @@ function rowOf(s: string, name: string): string | undefined {
 }
 
 /** Starts the TUI in a fresh pane of 80×24; its exit code lands in a file. */
-function launch(args: string[] = [], stdoutToFile = false): { exitCode(): string | undefined } {
-  const exitFile = join(dir, `exit-${Date.now()}`);
-  const script = join(dir, 'launch.sh');
-  writeFileSync(
-    script,
-    [
-      '#!/bin/sh',
-      'unset CI SANDKASTEN_NAMESPACE SKCTL_CONFIG',
-      `export HOME='${dir}' XDG_CONFIG_HOME='${dir}/config' SANDKASTEN_SERVER='${daemon.url}' SANDKASTEN_API_KEY=test-key`,
-      `'${process.execPath}' '${BIN}' tui ${args.map((a) => `'${a}'`).join(' ')}${stdoutToFile ? ` > '${dir}/stdout'` : ''}`,
-      `echo $? > '${exitFile}'`,
-      // Keep the pane (and what the command printed) readable after it ended.
-      'sleep 600',
-    ].join('\n'),
-  );
-  // A session of its own each time: killing the last session would end the tmux server.
-  pane = `tui-${++launches}`;
-  tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', pane, `sh '${script}'`);
-  return { exitCode: () => (existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : undefined) };
+function launch(args: string[] = [], stdoutToFile = false): Launched {
+  return harness.launch({ dir, server: daemon.url, args, stdoutToFile });
 }
 
 function sessionManifest(name: string, namespace = 'default', labels: Record<string, string> = {}) {
   return { apiVersion: 'sandkasten.dev/v1' as const, kind: 'Session' as const, metadata: { name, namespace, labels }, spec: { image: 'base' } };
 }
 
-let tui: { exitCode(): string | undefined };
+let tui: Launched;
 
 before(async () => {
   dir = tempDir('skctl-tui-');
@@ -92,11 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // already gone
-  }
+  harness.kill();
   try {
     for (const ns of ['default', 'tui-other']) {
       for (const s of (await client.list('sessions', { namespace: ns })).items) {
@@ -186,11 +137,11 @@ test('s opens a shell on the whole terminal; exit and Ctrl-] come back to the ta
   type('echo $((6*7))');
   keys('Enter');
   await waitFor(/^42 *$/m, '42');
-  tmux('resize-window', '-t', pane, '-x', '100', '-y', '30');
+  tmux('resize-window', '-t', harness.pane, '-x', '100', '-y', '30');
   type('stty size');
   keys('Enter');
   await waitFor(/^30 100 *$/m, 'the new window size in the sandbox');
-  tmux('resize-window', '-t', pane, '-x', '80', '-y', '24');
+  tmux('resize-window', '-t', harness.pane, '-x', '80', '-y', '24');
   type('exit');
   keys('Enter');
   let s = await waitFor((x) => HEADER.test(x) && /shell in default\/tui-a exited with code 0/.test(x), 'the table after exit');

@@ -22,7 +22,14 @@ import {
 import type { FeedFilter } from './feed.js';
 import type { Usage } from './stats.js';
 
-export type View = { kind: 'table' } | { kind: 'details'; key: string } | { kind: 'exec'; key: string } | { kind: 'help' };
+export type View =
+  | { kind: 'table' }
+  | { kind: 'details'; key: string }
+  | { kind: 'exec'; key: string }
+  /** `back`: the view Esc returns to (the sessions table when absent). */
+  | { kind: 'help'; back?: View }
+  | { kind: 'gitops' }
+  | { kind: 'gitops-details'; name: string };
 export type PromptKind = 'namespace' | 'label' | 'name';
 
 /** The table's header and rows, fitted to `width`; the selected row is drawn inverse. */
@@ -46,7 +53,7 @@ export function tableLines(sessions: Session[], usage: (s: Session) => Usage | u
   return { header, rows };
 }
 
-const label = (text: string): Seg => ({ text, bold: true });
+export const label = (text: string): Seg => ({ text, bold: true });
 
 /** A session's details: summary, spec, resource use, conditions, and its recent events. */
 export function detailsLines(s: Session, events: Event[] | undefined, usage: Usage | undefined, now = Date.now(), eventsError?: string): Line[] {
@@ -86,30 +93,32 @@ export function detailsLines(s: Session, events: Event[] | undefined, usage: Usa
   }
 
   lines.push([]);
-  const conditions: Condition[] = s.status?.conditions ?? [];
-  if (conditions.length === 0) lines.push([label('Conditions:'), { text: '  <none>' }]);
-  else {
-    lines.push([label('Conditions')]);
-    const rows = conditions.map((c) => [c.type ?? '', String(c.status ?? ''), c.reason ?? '', c.lastTransitionTime ? age(c.lastTransitionTime, now) : '', c.message ?? '']);
-    lines.push(...smallTable(['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'], rows, (r) => (r[1] === 'True' ? 'green' : r[1] === 'False' ? 'yellow' : undefined), 1));
-  }
-
+  lines.push(...conditionLines(s.status?.conditions ?? [], now));
   lines.push([]);
-  if (eventsError) lines.push([label('Events:'), { text: `  cannot list: ${eventsError}`, color: 'red' }]);
-  else if (events === undefined) lines.push([label('Events:'), { text: '  loading…', dim: true }]);
-  else if (events.length === 0) lines.push([label('Events:'), { text: '  <none>' }]);
-  else {
-    lines.push([label('Events')]);
-    const rows = sortEvents(events)
-      .slice(-20)
-      .map((e) => {
-        const last = e.lastTimestamp || e.firstTimestamp || e.metadata.creationTimestamp || '';
-        const seen = e.count > 1 && e.firstTimestamp ? `${age(last, now)} (x${e.count})` : age(last, now);
-        return [e.type, e.reason, seen, e.source?.component ?? e.reportingComponent ?? '', e.message.replace(/\s*\n\s*/g, ' ')];
-      });
-    lines.push(...smallTable(['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'], rows, (r) => (r[0] === 'Warning' ? 'yellow' : undefined), 0));
-  }
+  lines.push(...eventLines(events, now, eventsError));
   return lines;
+}
+
+/** The conditions table (or `Conditions: <none>`). */
+export function conditionLines(conditions: Condition[], now = Date.now()): Line[] {
+  if (conditions.length === 0) return [[label('Conditions:'), { text: '  <none>' }]];
+  const rows = conditions.map((c) => [c.type ?? '', String(c.status ?? ''), c.reason ?? '', c.lastTransitionTime ? age(c.lastTransitionTime, now) : '', c.message ?? '']);
+  return [[label('Conditions')], ...smallTable(['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'], rows, (r) => (r[1] === 'True' ? 'green' : r[1] === 'False' ? 'yellow' : undefined), 1)];
+}
+
+/** An object's recent events, oldest first (undefined: still loading). */
+export function eventLines(events: Event[] | undefined, now = Date.now(), error?: string): Line[] {
+  if (error) return [[label('Events:'), { text: `  cannot list: ${error}`, color: 'red' }]];
+  if (events === undefined) return [[label('Events:'), { text: '  loading…', dim: true }]];
+  if (events.length === 0) return [[label('Events:'), { text: '  <none>' }]];
+  const rows = sortEvents(events)
+    .slice(-20)
+    .map((e) => {
+      const last = e.lastTimestamp || e.firstTimestamp || e.metadata.creationTimestamp || '';
+      const seen = e.count > 1 && e.firstTimestamp ? `${age(last, now)} (x${e.count})` : age(last, now);
+      return [e.type, e.reason, seen, e.source?.component ?? e.reportingComponent ?? '', e.message.replace(/\s*\n\s*/g, ' ')];
+    });
+  return [[label('Events')], ...smallTable(['TYPE', 'REASON', 'AGE', 'FROM', 'MESSAGE'], rows, (r) => (r[0] === 'Warning' ? 'yellow' : undefined), 0)];
 }
 
 /** Oldest first; within one second (timestamps have no more precision), in the order written. */
@@ -120,7 +129,7 @@ export function sortEvents(events: Event[]): Event[] {
 }
 
 /** A small table indented by two spaces; `colorOf` colours the cell at `colorCol`. */
-function smallTable(headers: string[], rows: string[][], colorOf: (r: string[]) => Seg['color'], colorCol: number): Line[] {
+export function smallTable(headers: string[], rows: string[][], colorOf: (r: string[]) => Seg['color'], colorCol: number): Line[] {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const line = (r: string[], header: boolean): Line => {
@@ -181,8 +190,8 @@ export const HELP: [string, string][] = [
   ['A', 'all namespaces'],
   ['l', 'label selector, e.g. team=a,tier!=db'],
   ['/', 'filter by name (Esc clears)'],
-  ['g', 'other kinds (workspaces, images, GitOps): not yet'],
-  ['Esc', 'back (from details, exec and help)'],
+  ['g', 'GitOps: the synced directories, their errors and events'],
+  ['Esc', 'back (from details, exec, GitOps and help)'],
   ['?', 'this help'],
   ['q  Ctrl-C', 'quit (Ctrl-C interrupts a running command)'],
 ];
@@ -209,12 +218,22 @@ export const PROMPTS: Record<PromptKind, string> = {
 
 export function titleLine(server: string, filter: FeedFilter, nameFilter: string, shown: number, total: number, connected: boolean, view: View, cols: number): Line {
   const parts: Seg[] = [{ text: ' Sandkasten ', inverse: true, bold: true }, { text: ' ' }];
-  const where = view.kind === 'details' ? `details ${view.key}` : view.kind === 'exec' ? `exec ${view.key}` : view.kind === 'help' ? 'help' : 'sessions';
+  const where =
+    view.kind === 'details' ? `details ${view.key}`
+    : view.kind === 'exec' ? `exec ${view.key}`
+    : view.kind === 'help' ? 'help'
+    : view.kind === 'gitops' ? 'gitops'
+    : view.kind === 'gitops-details' ? `gitops ${view.name}`
+    : 'sessions';
   parts.push({ text: where, bold: true });
-  parts.push({ text: `  ns: ${filter.namespace ?? 'all'}`, color: 'cyan' });
-  if (filter.labelSelector) parts.push({ text: `  -l ${filter.labelSelector}`, color: 'cyan' });
-  if (nameFilter) parts.push({ text: `  /${nameFilter}`, color: 'cyan' });
-  const count = nameFilter ? `${shown}/${total}` : `${total}`;
+  // GitOpsSync is cluster-scoped: the sessions' filters do not apply to it.
+  const gitops = view.kind === 'gitops' || view.kind === 'gitops-details';
+  if (!gitops) {
+    parts.push({ text: `  ns: ${filter.namespace ?? 'all'}`, color: 'cyan' });
+    if (filter.labelSelector) parts.push({ text: `  -l ${filter.labelSelector}`, color: 'cyan' });
+    if (nameFilter) parts.push({ text: `  /${nameFilter}`, color: 'cyan' });
+  }
+  const count = nameFilter && !gitops ? `${shown}/${total}` : `${total}`;
   const right: Seg[] = [{ text: `${count} · ` }, { text: connected ? '● live' : '○ offline', color: connected ? 'green' : 'red' }];
   const rightLen = right.reduce((n, p) => n + p.text.length, 0);
   const used = parts.reduce((n, p) => n + p.text.length, 0);
@@ -235,8 +254,13 @@ export function hints(view: View, running: boolean): Line {
         : [...k('Enter', 'run'), ...k('↑↓', 'history'), ...k('PgUp/Dn', 'scroll'), ...k('Esc', 'back')];
     case 'help':
       return [...k('Esc', 'back')];
+    case 'gitops':
+      return [...k('⏎', 'details'), ...k('↑↓', 'select'), ...k('Esc g', 'sessions'), ...k('?', 'help'), ...k('q', 'quit')];
+    case 'gitops-details':
+      return [...k('↑↓', 'scroll'), ...k('Esc', 'back'), ...k('g', 'sessions'), ...k('^C', 'quit')];
     default:
-      return [...k('⏎', 'details'), ...k('x', 'exec'), ...k('s', 'shell'), ...k('D', 'del'), ...k('n', 'ns'), ...k('l', 'label'), ...k('/', 'name'), ...k('?', 'help'), ...k('q', 'quit')];
+      // q quits too (the help says so): with it the line would not fit 80 columns.
+      return [...k('⏎', 'details'), ...k('x', 'exec'), ...k('s', 'shell'), ...k('D', 'del'), ...k('n', 'ns'), ...k('l', 'label'), ...k('/', 'name'), ...k('g', 'gitops'), ...k('?', 'help')];
   }
 }
 
