@@ -307,6 +307,17 @@ describe('pullImage from a loopback registry', { skip: registrySkip || (!isRoot 
     await assert.rejects(collectGarbage(d), /garbage collection skipped: images\/broken\/meta\.json is unreadable/);
   });
 
+  test('an HTTPS registry on loopback: reached over TLS (unverified, as docker does for loopback)', async () => {
+    const tlsReg = await startRegistry({ tls: true });
+    try {
+      pushLayout(layout, 'single', tlsReg.host, 'secure/app');
+      const r = await pullImage({ dataDir: dataDir(), name: 'secure', reference: `${tlsReg.host}/secure/app:single` });
+      assert.equal(r.digest, single.manifestDigest);
+    } finally {
+      await tlsReg.stop();
+    }
+  });
+
   describe('Basic authentication (the registry\'s htpasswd)', { skip: htpasswdSkip }, () => {
     let authReg: TestRegistry;
     before(async () => {

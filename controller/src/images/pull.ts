@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
 import type { Credentials } from './registry/auth.js';
@@ -283,7 +283,6 @@ export function imageConfigOf(c: ImageConfigBlob): ImageConfig {
 }
 
 async function readVerified(path: string, digest: string): Promise<Buffer> {
-  const { readFile } = await import('node:fs/promises');
   const body = await readFile(path);
   const got = `sha256:${createHash('sha256').update(body).digest('hex')}`;
   if (got !== digest) throw new PullError(`stored blob ${digest} is corrupt (its content has digest ${got}); delete ${path}`, 'CorruptStore', false);

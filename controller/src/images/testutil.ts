@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -177,6 +177,7 @@ export function writeOciLayout(dir: string, tag: string, images: TestImage | Tes
  * format v2s2 converts it to Docker media types (manifest schema 2, its config and layer types).
  */
 export function pushLayout(dir: string, tag: string, host: string, repo: string, creds?: { username: string; password: string }, format?: 'v2s2' | 'oci'): void {
+  // (--dest-tls-verify=false: plain HTTP, or HTTPS with the test's self-signed certificate.)
   const args = [
     'copy', '--all', '--quiet', '--dest-tls-verify=false',
     ...(creds ? ['--dest-creds', `${creds.username}:${creds.password}`] : []),
@@ -229,8 +230,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts /usr/bin/docker-registry on 127.0.0.1 with filesystem storage in a temp dir; optionally with htpasswd (Basic) auth. */
-export async function startRegistry(o: { auth?: { username: string; password: string } } = {}): Promise<TestRegistry> {
+/**
+ * Starts /usr/bin/docker-registry on 127.0.0.1 with filesystem storage in a temp dir; optionally
+ * with htpasswd (Basic) auth, optionally serving HTTPS with a self-signed certificate (openssl).
+ */
+export async function startRegistry(o: { auth?: { username: string; password: string }; tls?: boolean } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'sk-registry-'));
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
@@ -241,15 +245,21 @@ export async function startRegistry(o: { auth?: { username: string; password: st
       writeFileSync(join(dir, 'htpasswd'), r.stdout);
       auth = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, 'htpasswd')}\n`;
     }
+    let tls = '';
+    if (o.tls) {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`openssl: ${r.stderr || r.error?.message}`);
+      tls = `  tls:\n    certificate: ${join(dir, 'cert.pem')}\n    key: ${join(dir, 'key.pem')}\n`;
+    }
     writeFileSync(
       join(dir, 'config.yml'),
-      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`,
+      `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`,
     );
     const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const up = await waitUp(port, child);
+    const up = await waitUp(port, child, o.tls ?? false);
     if (!up) {
       child.kill('SIGKILL');
       await exited;
@@ -271,10 +281,21 @@ export async function startRegistry(o: { auth?: { username: string; password: st
   }
 }
 
-async function waitUp(port: number, child: ChildProcess): Promise<boolean> {
+async function waitUp(port: number, child: ChildProcess, tls: boolean): Promise<boolean> {
   const end = Date.now() + 10_000;
   while (Date.now() < end && child.exitCode === null) {
     try {
+      if (tls) {
+        // Listening is enough: the certificate is self-signed.
+        await new Promise<void>((resolve, reject) => {
+          const s = createConnection(port, '127.0.0.1', () => {
+            s.destroy();
+            resolve();
+          });
+          s.once('error', reject);
+        });
+        return true;
+      }
       const r = await fetch(`http://127.0.0.1:${port}/v2/`);
       await r.arrayBuffer();
       if (r.status === 200 || r.status === 401) return true;
