@@ -3,7 +3,7 @@
 // read with capture-pane under deadlines.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN } from '../testutil.js';
 
@@ -72,12 +72,16 @@ export class TmuxHarness {
     return { exitCode: () => (existsSync(exitFile) ? readFileSync(exitFile, 'utf8').trim() : undefined) };
   };
 
-  /** Ends the tmux server and everything in its panes. */
+  /** Ends the tmux server and everything in its panes, and removes its socket file. */
   kill = (): void => {
+    let socketPath = '';
     try {
+      socketPath = this.tmux('display-message', '-p', '#{socket_path}').trim();
       this.tmux('kill-server');
     } catch {
       // already gone
     }
+    // The server leaves its socket file behind when killed.
+    if (socketPath.endsWith(`/${this.socket}`)) rmSync(socketPath, { force: true });
   };
 }
