@@ -249,6 +249,31 @@ describe('pullImage from a loopback registry', { skip: registrySkip || (!isRoot 
     }
   });
 
+  test('concurrent pulls sharing layers download each blob once; a cancelled pull does not fail the other', async () => {
+    const proxy = await startProxy(reg.host, { delayBlobMs: 100 });
+    try {
+      const d = dataDir();
+      const [a, b] = await Promise.all([
+        pullImage({ dataDir: d, name: 'a', reference: `${proxy.host}/test/big:big` }),
+        pullImage({ dataDir: d, name: 'b', reference: `${proxy.host}/test/big:big` }),
+      ]);
+      assert.deepEqual(a.meta.layers, b.meta.layers);
+      for (const l of big.layerDigests) assert.equal(proxy.requests.filter((q) => q.url.endsWith(`/blobs/${l}`)).length, 1, l);
+      assert.equal(a.downloadedBytes + b.downloadedBytes, big.layerSizes.reduce((x, y) => x + y, 0));
+
+      const d2 = dataDir();
+      const stop = new AbortController();
+      const cancelled = pullImage({ dataDir: d2, name: 'c', reference: `${proxy.host}/test/big:big`, signal: stop.signal });
+      const other = pullImage({ dataDir: d2, name: 'o', reference: `${proxy.host}/test/big:big` });
+      setTimeout(() => stop.abort(new Error('stop')), 150);
+      await assert.rejects(cancelled, (e: unknown) => e instanceof PullError && e.reason === 'Cancelled');
+      assert.equal((await other).layerCount, 5);
+      assert.equal(readImageMeta(d2, 'c'), undefined);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('bearer-token authentication: the challenge, the token request with credentials, tokens reused', async () => {
     const proxy = await startProxy(reg.host, { bearer: { username: 'alice', password: 's3cret' } });
     try {

@@ -95,7 +95,7 @@ export interface PullResult {
 }
 
 /** Downloads and unpacks in flight in this process, by data_dir and digest: two pulls sharing a layer share the work. */
-const inflight = new Map<string, Promise<LayerInfo & { skipped: string[] }>>();
+const inflight = new Map<string, { promise: Promise<LayerInfo & { skipped: string[] }>; signal: AbortSignal | undefined }>();
 
 class Progress {
   readonly p: PullProgress;
@@ -302,9 +302,20 @@ function ensureLayer(
 ): Promise<LayerInfo & { skipped: string[] }> {
   const key = `${store.dataDir}\0${desc.digest}`;
   const running = inflight.get(key);
-  if (running) return running.then((r) => (progress.bytes(desc.size), r));
-  const p = makeLayer(store, client, ref, desc, diffId, progress, onDownload, signal).finally(() => inflight.delete(key));
-  inflight.set(key, p);
+  if (running) {
+    return running.promise.then(
+      (r) => (progress.bytes(desc.size), r),
+      (e: unknown) => {
+        // The pull doing the work was cancelled, not this one: do it here.
+        if (running.signal?.aborted && !signal?.aborted) return ensureLayer(store, client, ref, desc, diffId, progress, onDownload, signal);
+        throw e;
+      },
+    );
+  }
+  const p = makeLayer(store, client, ref, desc, diffId, progress, onDownload, signal).finally(() => {
+    if (inflight.get(key)?.promise === p) inflight.delete(key);
+  });
+  inflight.set(key, { promise: p, signal });
   return p;
 }
 
