@@ -212,4 +212,17 @@ describe('Image reconciler', { skip: sandboxSkip || registrySkip, timeout: 300_0
     // The old content's only layer is no longer used by anything: collected.
     assert.ok(!existsSync(join(h.dataDir, before.layers[0]!)));
   });
+
+  test('pullPolicy Always: a spec change pulls again, IfNotPresent only records it', async () => {
+    const first = readImageMeta(h.dataDir, 'multi')!.updatedAt;
+    let p = await h.req('PATCH', `${IMAGES}/multi`, { spec: { pullPolicy: 'Always' } }, 'application/merge-patch+json');
+    assert.equal(p.status, 200);
+    assert.equal(p.body.metadata.generation, 2);
+    await waitImage('multi', (i) => isReady(i) && i!.status!.observedGeneration === 2, 'Ready at generation 2');
+    assert.notEqual(readImageMeta(h.dataDir, 'multi')!.updatedAt, first);
+    const second = readImageMeta(h.dataDir, 'multi')!.updatedAt;
+    p = await h.req('PATCH', `${IMAGES}/multi`, { spec: { pullPolicy: 'IfNotPresent' } }, 'application/merge-patch+json');
+    await waitImage('multi', (i) => isReady(i) && i!.status!.observedGeneration === 3, 'Ready at generation 3');
+    assert.equal(readImageMeta(h.dataDir, 'multi')!.updatedAt, second);
+  });
 });
