@@ -178,6 +178,7 @@ class Daemon {
     }
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   req(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: any }> {
     const url = new URL(path, this.base);
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
