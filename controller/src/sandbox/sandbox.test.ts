@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigDefaults, type ResolvedConfig, type Session } from '@sandkasten/api-schemas';
@@ -95,6 +95,39 @@ describe('sandboxes from buildBundle', { skip, timeout: 120_000 }, () => {
       },
     };
   }
+
+  test('node-agent through the helper shell and through a fork of this process: same answers (missing ids, JSON errors, run --detach into the log)', async () => {
+    for (const spawn of ['helper', 'direct'] as const) {
+      const a = new NodeAgent({ binary: BUNDLED_NODE_AGENT, root: agentRoot(dataDir), spawn });
+      try {
+        assert.equal(await a.state('sk-missing'), undefined);
+        const e = await a.kill('sk-missing').catch((x: unknown) => x);
+        assert.ok(e instanceof NodeAgentError && e.notFound && e.command === 'kill', String(e));
+        const s = session({}, `via-${spawn}`);
+        const uid = s.metadata.uid!;
+        const p = sessionPaths(dataDir, uid);
+        const b = buildBundle({ dataDir, session: s, image: meta, config: config(), runnerPath: BUNDLED_RUNNER, workspaceSource: p.workspace });
+        prepareSessionDirs(p, { uid: b.config.process.user.uid, gid: b.config.process.user.gid }, true);
+        writeBundleConfig(p, b.config);
+        started.push(uid);
+        const { pid } = await a.runDetached(containerId(uid), p.bundle, p.log);
+        assert.ok(pid > 1);
+        const st = await a.state(containerId(uid));
+        assert.equal(st?.status, 'running');
+        assert.equal(st?.pid, pid);
+        assert.equal(statSync(p.log).mode & 0o777, 0o600);
+        await waitForSocket(p.socket);
+        const c = new RunnerClient(p.socket);
+        assert.equal((await c.exec('echo $((6 * 7))')).output.toString(), '42\n');
+        c.close();
+        await a.delete(containerId(uid));
+        assert.equal(await a.state(containerId(uid)), undefined);
+        removeSessionDir(p);
+      } finally {
+        a.close();
+      }
+    }
+  });
 
   test('the sandbox: runner as PID 1, hostname, env, cwd, workspace, root writes land in the upper layer', async () => {
     const s = session({ env: [{ name: 'GREETING', value: 'hi there' }] }, 'my.box');
