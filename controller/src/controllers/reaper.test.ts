@@ -41,13 +41,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('sessionDeadline', () => {
   const meta = { name: 's', creationTimestamp: '2024-01-01T00:00:00Z' };
-  const t0 = Date.parse(meta.creationTimestamp);
+  // Whole-second stamps count as the end of their second (they were rounded down when written).
+  const t0 = Date.parse(meta.creationTimestamp) + 999;
   test('idle time counts from the last activity, else from creation; 0 means the default', () => {
     assert.deepEqual(sessionDeadline({ metadata: meta }, 1800), { at: t0 + 1_800_000, reason: 'IdleTimeout', ttlSeconds: 1800, idleSince: t0 });
     assert.equal(sessionDeadline({ metadata: meta, spec: { ttlSeconds: 0 } }, 60).at, t0 + 60_000);
     assert.equal(sessionDeadline({ metadata: meta, spec: { ttlSeconds: 10 } }, 60).at, t0 + 10_000);
     const act = { metadata: meta, spec: { ttlSeconds: 10 }, status: { lastActivityTime: '2024-01-01T00:05:00.250Z' } };
-    assert.equal(sessionDeadline(act, 60).at, t0 + 300_250 + 10_000);
+    assert.equal(sessionDeadline(act, 60).at, Date.parse(meta.creationTimestamp) + 300_250 + 10_000);
     // Activity stamped before creation (a skewed writer) does not make the session older.
     assert.equal(sessionDeadline({ ...act, status: { lastActivityTime: '2023-12-31T00:00:00Z' } }, 60).at, t0 + 10_000);
     assert.equal(sessionDeadline({ ...act, status: { lastActivityTime: 'garbage' } }, 60).at, t0 + 10_000);
@@ -56,6 +57,13 @@ describe('sessionDeadline', () => {
     const s = { metadata: meta, spec: { ttlSeconds: 100, maxLifetimeSeconds: 50 }, status: { lastActivityTime: '2024-01-01T00:00:40Z' } };
     assert.deepEqual(sessionDeadline(s, 60), { at: t0 + 50_000, reason: 'MaxLifetimeExceeded', ttlSeconds: 100, idleSince: t0 + 40_000 });
     assert.equal(sessionDeadline({ ...s, spec: { ttlSeconds: 5, maxLifetimeSeconds: 50 } }, 60).reason, 'IdleTimeout');
+  });
+  test('a whole-second creation stamp never shortens the first TTL', () => {
+    const created = '2024-01-01T00:00:00Z';
+    // Created at 00:00:00.990 and stamped 00:00:00: a 1 s TTL must not end before 00:00:01.990.
+    assert.ok(sessionDeadline({ metadata: { name: 's', creationTimestamp: created }, spec: { ttlSeconds: 1 } }, 60).at >= Date.parse(created) + 1999);
+    // Millisecond stamps are taken as written.
+    assert.equal(sessionDeadline({ metadata: { name: 's', creationTimestamp: '2024-01-01T00:00:00.500Z' }, spec: { ttlSeconds: 1 } }, 60).at, Date.parse(created) + 1500);
   });
 });
 

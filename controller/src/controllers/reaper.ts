@@ -37,10 +37,16 @@ export interface SessionDeadline {
 /** The longest a key is parked: a safety net under the watchdog, and below setTimeout's 2^31 ms limit. */
 const MAX_PARK_MS = 3_600_000;
 
+/**
+ * A timestamp as the latest instant it may stand for. Whole-second stamps (creationTimestamp, as
+ * Kubernetes writes it) were rounded down when written; read as the start of their second, a 1 s
+ * TTL could expire a session in its first milliseconds.
+ */
 function parseTime(s: string | undefined): number | undefined {
   if (!s) return undefined;
   const t = Date.parse(s);
-  return Number.isFinite(t) ? t : undefined;
+  if (!Number.isFinite(t)) return undefined;
+  return /\.\d+(Z|[+-]\d\d:\d\d)$/i.test(s) ? t : t + 999;
 }
 
 /**
