@@ -68,3 +68,4 @@ export type {
   ConfigDashboard,
   ConfigGitops,
 } from './generated/Config.js';
+export { humanDuration } from './duration.js';

@@ -2,6 +2,7 @@
 // `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`), built from a resource's printer columns
 // like the apiserver's table convertor for custom resources.
 
+import { humanDuration } from '@sandkasten/api-schemas';
 import type { StoredObject } from '../store/types.js';
 import type { PrinterColumn, ResourceDef } from './resources.js';
 
@@ -139,24 +140,4 @@ export function evalJsonPath(obj: unknown, path: string): unknown[] {
   return cur;
 }
 
-/** Kubernetes' duration.HumanDuration: "45s", "2m30s", "17m", "5h3m", "3d4h", "400d", "2y30d". */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < -1) return '<invalid>';
-  if (s < 0) return '0s';
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(s / 3600);
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  if (h < 48) return `${h}h`;
-  if (h < 192) return h % 24 === 0 ? `${Math.floor(h / 24)}d` : `${Math.floor(h / 24)}d${h % 24}h`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24)}d`;
-  const y = Math.floor(h / 24 / 365);
-  if (h < 24 * 365 * 8) {
-    const d = Math.floor(h / 24) - y * 365;
-    return d === 0 ? `${y}y` : `${y}y${d}d`;
-  }
-  return `${y}y`;
-}
+export { humanDuration };
