@@ -19,8 +19,7 @@
 
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatBytes, type Condition, type Image, type ImageStatus, type ResolvedConfig, type Session } from '@sandkasten/api-schemas';
-import { nowRfc3339 } from '../apiserver/registry.js';
+import { formatBytes, type Image, type ImageStatus, type ResolvedConfig, type Session } from '@sandkasten/api-schemas';
 import { isAlreadyExists, isNotFound, retryOnConflict, type Client } from '../client/index.js';
 import type { EventRecorder } from '../events/index.js';
 import {
@@ -44,6 +43,7 @@ import { asPullError } from '../images/pull.js';
 import type { Controller, Manager, ReconcileContext, ReconcileResult, RuntimeObject } from '../runtime/index.js';
 import { errorMessage, silentLogger, type Logger } from '../runtime/index.js';
 import { imageNameOf } from '../sandbox/index.js';
+import { setCondition, type Cond } from './conditions.js';
 
 export const IMAGE_FINALIZER = 'sandkasten.dev/image';
 export const PULL_REQUEST_ANNOTATION = 'sandkasten.dev/pull-requested';
@@ -79,7 +79,6 @@ interface Failure {
   retryable: boolean;
 }
 
-type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 /** The Sessions (as namespace/name) whose image is `name`, sorted. */
 export function imageUsers(sessions: readonly RuntimeObject[], name: string, config: ResolvedConfig): string[] {
@@ -453,19 +452,6 @@ class ImageReconciler {
   }
 }
 
-function setCondition(status: ImageStatus, c: Cond, generation: number | undefined): void {
-  const list = status.conditions ?? [];
-  const old = list.find((x) => x.type === c.type);
-  const next: Condition = {
-    type: c.type,
-    status: c.status,
-    ...(c.reason !== undefined && { reason: c.reason }),
-    ...(c.message !== undefined && { message: c.message }),
-    lastTransitionTime: old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : nowRfc3339(),
-    ...(generation !== undefined && { observedGeneration: generation }),
-  };
-  status.conditions = old ? list.map((x) => (x === old ? next : x)) : [...list, next];
-}
 
 export function progressOf(p: PullProgress): NonNullable<ImageStatus['progress']> {
   const pct = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 100) : p.layersDone === p.layersTotal ? 100 : 0;

@@ -58,6 +58,7 @@ import {
   type OciConfig,
 } from '../sandbox/index.js';
 import { expireTimeOf } from './reaper.js';
+import { setCondition, type Cond } from './conditions.js';
 
 export const SESSION_FINALIZER = 'sandkasten.dev/sandbox';
 
@@ -83,22 +84,7 @@ export interface SessionControllerOptions {
 /** Failed create attempts before the session is given up as Failed. */
 const CREATE_ATTEMPTS = 4;
 
-type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
-/** Sets a condition; lastTransitionTime moves only when its status changes. */
-function setCondition(status: SessionStatus, c: Cond, generation: number | undefined): void {
-  const list = status.conditions ?? [];
-  const old = list.find((x) => x.type === c.type);
-  const next: Condition = {
-    type: c.type,
-    status: c.status,
-    ...(c.reason !== undefined && { reason: c.reason }),
-    ...(c.message !== undefined && { message: c.message }),
-    lastTransitionTime: old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : nowRfc3339(),
-    ...(generation !== undefined && { observedGeneration: generation }),
-  };
-  status.conditions = old ? list.map((x) => (x === old ? next : x)) : [...list, next];
-}
 
 function conditionOf(s: Session, type: string): Condition | undefined {
   return s.status?.conditions?.find((c) => c.type === type);
