@@ -3,19 +3,17 @@
 // process; the load generator (this process, undici over BENCH_CONCURRENCY keep-alive HTTP/1.1
 // connections, one request at a time on each) shares the same cores. Side by side, the same
 // generator against the daemon's /healthz gives the HTTP floor.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Pool } from 'undici';
+import { startBenchDaemon } from './daemon.js';
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const TOKEN = 'bench-key';
 const NS = 'bench';
-const BIN = fileURLToPath(new URL('../bin/sandkasten.js', import.meta.url));
 
 let port = 0;
 let pool: Pool | undefined;
@@ -63,32 +61,11 @@ function expect(r: Reply, code: number, what: string): void {
   if (r.status !== code) throw new Error(`${what}: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startDaemon(dir: string): Promise<ChildProcess> {
-  port = await freePort();
-  const cfg = join(dir, 'sandkasten.yaml');
-  writeFileSync(cfg, `listen: "127.0.0.1:${port}"\napi_key: "${TOKEN}"\ndata_dir: "${join(dir, 'data')}"\n`);
-  // BENCH_DAEMON_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the daemon.
-  const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, BIN, '--config', cfg, '--api-only'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await request('GET', '/readyz')).status === 200) return child;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('daemon did not become ready');
+  // API only: the 10,000 Sessions must not start sandboxes.
+  const d = await startBenchDaemon({ dir, token: TOKEN, args: ['--api-only'], isReady: async (p) => ((port = p), (await request('GET', '/readyz')).status === 200) });
+  return d.child;
 }
 
 async function watchLatency(samples: number): Promise<number[]> {

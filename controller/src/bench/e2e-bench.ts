@@ -11,20 +11,18 @@
 // inside `unshare -m`; that wrapper's own cost is measured and subtracted ("net").
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import { BUNDLED_NODE_AGENT } from '../config/index.js';
 import { RunnerClient } from '../runner/index.js';
 import { agentRoot } from '../sandbox/paths.js';
+import { startBenchDaemon } from './daemon.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const EXECS = Number(process.env.BENCH_EXECS ?? 1000);
 const SPAWNS = Number(process.env.BENCH_SPAWNS ?? 40);
 const TOKEN = 'bench-key';
-const BIN = fileURLToPath(new URL('../bin/sandkasten.js', import.meta.url));
 const SESSIONS = '/apis/sandkasten.dev/v1/namespaces/default/sessions';
 const crunBin = ['/usr/bin/crun', '/usr/local/bin/crun'].find((p) => existsSync(p));
 
@@ -59,34 +57,18 @@ function expect(r: Reply, code: number, what: string): Record<string, unknown> {
   return JSON.parse(r.body) as Record<string, unknown>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startDaemon(dir: string): Promise<ChildProcess> {
-  port = await freePort();
-  const cfg = join(dir, 'sandkasten.yaml');
-  writeFileSync(cfg, `listen: "127.0.0.1:${port}"\napi_key: "${TOKEN}"\ndata_dir: "${join(dir, 'data')}"\n`);
-  // BENCH_DAEMON_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the daemon.
-  const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const log = join(dir, 'daemon.log');
-  const child = spawn(process.execPath, [...nodeArgs, BIN, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', (c: Buffer) => writeFileSync(log, c, { flag: 'a' }));
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await request('GET', '/readyz')).status === 200) return child;
-    } catch {
-      http = undefined;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`daemon did not become ready: ${existsSync(log) ? readFileSync(log, 'utf8') : ''}`);
+  const d = await startBenchDaemon({
+    dir,
+    token: TOKEN,
+    isReady: async (p) => {
+      port = p;
+      http = undefined; // a fresh connection pool per attempt
+      return (await request('GET', '/readyz')).status === 200;
+    },
+  });
+  return d.child;
 }
 
 const sessionObject = (name: string) => ({
