@@ -5,39 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './lib/bundle.js';
+import { buildDriver, parseTap } from './lib/tap.js';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
+const repo = repoRoot;
 const driver = 'build/tests/cgroup_test';
 
-interface TapLine { ok: boolean; name: string; skip?: string; detail?: string }
-
-function build(target: string): void {
-  // flock: test files run in parallel and may build node-agent at the same time.
-  const r = spawnSync('flock', ['/tmp/sandkasten-node-agent-make.lock', 'make', '-s', '-C', 'node-agent', target], { cwd: repo, encoding: 'utf8' });
-  assert.equal(r.status, 0, `make ${target} failed:\n${r.stdout}${r.stderr}`);
-}
-
-function parseTap(out: string): { lines: TapLine[]; plan: number } {
-  const lines: TapLine[] = [];
-  let plan = -1;
-  for (const l of out.split('\n')) {
-    const m = /^(not )?ok \d+ - (.*?)(?: # SKIP (.*))?$/.exec(l);
-    if (m) {
-      const [, not, rest = '', skip] = m;
-      const colon = not ? rest.indexOf(': ') : -1;
-      lines.push({ ok: !not, name: colon >= 0 ? rest.slice(0, colon) : rest, ...(skip ? { skip } : {}), ...(colon >= 0 ? { detail: rest.slice(colon + 2) } : {}) });
-    }
-    const p = /^1\.\.(\d+)$/.exec(l);
-    if (p) plan = Number(p[1]);
-  }
-  return { lines, plan };
-}
 
 const isRoot = process.getuid?.() === 0;
 
 async function runDriver(t: import('node:test').TestContext, mode: 'v1' | 'v2', must: string[]): Promise<void> {
-  build(driver);
+  buildDriver(driver);
   const r = spawnSync(`node-agent/${driver}`, [mode], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
   const { lines, plan } = parseTap(r.stdout);
   assert.equal(plan, lines.length, `the driver ended early:\n${r.stdout}\n${r.stderr}`);
